@@ -1,0 +1,72 @@
+# The two commands: `make demo` and `make test`. Each creates .venv when missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help demo test check bench soak fmt lint types imports venv deps clean
+
+help:
+	@echo "make demo   start a simulated house headless and open gwtui on it"
+	@echo "make test   run the whole test suite (installs mosquitto and tmux if it can)"
+	@echo "make check  format check, lint, types, import contracts, tests"
+	@echo "make bench  run the benchmarks under bench/ and print their figures"
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required (apt-get install python3 python3-venv)"; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { echo "could not create $(VENV): install python3-venv (apt-get install python3-venv)"; exit 1; }
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# The tests run a real mosquitto broker and a real terminal (tmux). Install them when we can.
+deps:
+	@missing=""; \
+	for tool in mosquitto tmux; do \
+		command -v $$tool >/dev/null 2>&1 || test -x /usr/sbin/$$tool || missing="$$missing $$tool"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing$$missing with apt-get"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "the tests need:$$missing — install with: sudo apt-get install$$missing"; exit 1; \
+		fi; \
+	fi
+
+demo: $(STAMP)
+	$(BIN)/python -m scada.demo
+
+test: $(STAMP) deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+check: lint types imports test
+
+bench: $(STAMP) deps
+	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,1 @@
+"""GridWorks SpaceHeat SCADA: the headless runtime, a library first."""

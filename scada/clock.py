@@ -1,0 +1,158 @@
+"""The injected clock, and an asyncio event loop whose time can run faster than real time.
+
+Everything in the runtime reads time through a :class:`Clock`; nothing calls ``datetime.now``.
+In production that is :class:`SystemClock`. In the simulator and the tests the whole event loop
+runs on *virtual* time (:class:`VirtualTimeLoop`): ``loop.time()`` is virtual, so every
+``asyncio.sleep``, ``wait_for`` timeout and ``call_later`` in the runtime and in libraries runs on
+it unchanged. At ``speed=N`` virtual time runs N times real time; at ``speed=None`` ("as fast as
+possible") the loop jumps straight to the next timer whenever no I/O is ready, so an hour of a
+quiet house passes in milliseconds while the code paths are those of real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import selectors
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class Clock(Protocol):
+    """Wall-clock time for the runtime. ``now()`` is aware UTC; ``sleep`` follows the same time."""
+
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never steps back (for intervals and ages)."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """Real time: the system's UTC clock and asyncio's sleep."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class LoopClock:
+    """Time read from the running event loop, anchored at ``start`` (aware UTC).
+
+    Under a :class:`VirtualTimeLoop` this is simulated time; under a normal loop it is real
+    monotonic time starting at ``start``. Build it inside the loop it reads (or pass the loop):
+    ``start`` is the instant of construction.
+    """
+
+    def __init__(self, start: datetime, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        if start.tzinfo is None:
+            raise ValueError("the clock's start must be timezone-aware")
+        self._start = start.astimezone(UTC)
+        self._loop = loop or asyncio.get_running_loop()
+        self._t0 = self._loop.time()
+
+    def _loop_time(self) -> float:
+        return self._loop.time() - self._t0
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self._loop_time())
+
+    def monotonic(self) -> float:
+        return self._loop_time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+async def sleep_until(clock: Clock, when: datetime) -> None:
+    """Sleep until ``when`` on ``clock`` (returns at once if it has passed)."""
+    await clock.sleep((when - clock.now()).total_seconds())
+
+
+def next_boundary(now: datetime, period_s: int) -> datetime:
+    """The first instant after ``now`` that is a whole multiple of ``period_s`` since the epoch."""
+    epoch_s = now.timestamp()
+    nxt = (math.floor(epoch_s / period_s) + 1) * period_s
+    return datetime.fromtimestamp(nxt, UTC)
+
+
+class _WarpSelector:
+    """Wraps the loop's selector so that waiting for a timer advances virtual time instead."""
+
+    def __init__(self, loop: VirtualTimeLoop, inner: selectors.BaseSelector) -> None:
+        self._loop = loop
+        self._inner = inner
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        loop = self._loop
+        if loop.speed is None:
+            events = self._inner.select(0)
+            if not events and timeout is not None and timeout > 0:
+                loop.advance(timeout)
+            elif not events and timeout is None:
+                # Nothing scheduled at all: only real I/O can wake us, so wait for it for real.
+                events = self._inner.select(None)
+            return events
+        real_timeout = None if timeout is None else timeout / loop.speed
+        return self._inner.select(real_timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """A selector event loop on virtual time.
+
+    Args:
+        speed: virtual seconds per real second, or ``None`` to jump to the next timer whenever
+            no I/O is ready.
+    """
+
+    def __init__(self, speed: float | None = None) -> None:
+        if speed is not None and speed <= 0:
+            raise ValueError("speed must be positive (or None for as fast as possible)")
+        self.speed = speed
+        self._virtual = 0.0
+        self._real_base = time.monotonic()
+        self._virtual_base = 0.0
+        inner = selectors.DefaultSelector()
+        super().__init__(inner)
+        # asyncio keeps its selector in a private attribute; wrapping it is the one seam it has.
+        self._selector = _WarpSelector(self, inner)
+
+    def time(self) -> float:
+        if self.speed is None:
+            return self._virtual
+        return self._virtual_base + (time.monotonic() - self._real_base) * self.speed
+
+    def advance(self, seconds: float) -> None:
+        """Jump virtual time forward (as-fast-as-possible mode)."""
+        self._virtual += seconds
+
+    def set_speed(self, speed: float | None) -> None:
+        """Change speed without a jump in virtual time."""
+        now = self.time()
+        self.speed = speed
+        self._virtual = now
+        self._virtual_base = now
+        self._real_base = time.monotonic()
+
+
+def run_virtual(
+    main: Callable[[], Coroutine[Any, Any, T]] | Awaitable[T], *, speed: float | None = None
+) -> T:
+    """Run ``main`` to completion on a fresh :class:`VirtualTimeLoop`."""
+    with asyncio.Runner(loop_factory=lambda: VirtualTimeLoop(speed)) as runner:
+        coro = main() if callable(main) else main
+        return runner.run(coro)  # type: ignore[arg-type]

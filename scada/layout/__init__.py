@@ -1,0 +1,44 @@
+"""The house layout model: pure pydantic, loaded and checked with errors that name file and path."""
+
+from scada.layout.control import ControlSettings, Zone
+from scada.layout.errors import LayoutError, LayoutProblem
+from scada.layout.load import load_layout, parse_layout
+from scada.layout.model import (
+    Actuator,
+    Channel,
+    Device,
+    Hardware,
+    House,
+    Layout,
+    MakeModel,
+    Node,
+    Quantity,
+    Register,
+    Role,
+    Thermistor,
+    Unit,
+)
+from scada.layout.simulation import SimulationSettings
+
+__all__ = [
+    "Actuator",
+    "Channel",
+    "ControlSettings",
+    "Device",
+    "Hardware",
+    "House",
+    "Layout",
+    "LayoutError",
+    "LayoutProblem",
+    "MakeModel",
+    "Node",
+    "Quantity",
+    "Register",
+    "Role",
+    "SimulationSettings",
+    "Thermistor",
+    "Unit",
+    "Zone",
+    "load_layout",
+    "parse_layout",
+]
