@@ -2,6 +2,7 @@
 
 from scada.layout.control import ControlSettings, Zone
 from scada.layout.errors import LayoutError, LayoutProblem
+from scada.layout.houses import HouseEntry, find_house, houses_dir, list_houses
 from scada.layout.load import load_layout, parse_layout
 from scada.layout.model import (
     Actuator,
@@ -18,6 +19,7 @@ from scada.layout.model import (
     Thermistor,
     Unit,
 )
+from scada.layout.schema import layout_json_schema
 from scada.layout.simulation import SimulationSettings
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "Device",
     "Hardware",
     "House",
+    "HouseEntry",
     "Layout",
     "LayoutError",
     "LayoutProblem",
@@ -39,6 +42,10 @@ __all__ = [
     "Thermistor",
     "Unit",
     "Zone",
+    "find_house",
+    "houses_dir",
+    "layout_json_schema",
+    "list_houses",
     "load_layout",
     "parse_layout",
 ]

@@ -106,10 +106,12 @@ def _parents(c: _Collector, layout: Layout) -> None:
     aliases = {n.alias for n in layout.nodes}
     for i, n in enumerate(layout.nodes):
         if n.parent is not None and n.parent not in aliases:
+            # Suggest a real node, never the orphan itself or one of its children.
+            others = [a for a in aliases if a != n.alias and not a.startswith(f"{n.alias}.")]
             c.add(
                 f"nodes[{i}].alias",
                 f"parent '{n.parent}' of '{n.alias}' is not a node",
-                nearest(n.parent, aliases),
+                nearest(n.parent, others),
             )
 
 

@@ -66,8 +66,11 @@ class ControlSettings(_Strict):
         if not self.tank_min_c < self.tank_target_c < self.tank_max_c:
             raise ValueError(
                 f"tank limits must satisfy tank_min_c < tank_target_c < tank_max_c "
-                f"(got {self.tank_min_c} < {self.tank_target_c} < {self.tank_max_c})"
+                f"(got {self.tank_min_c:g} < {self.tank_target_c:g} < {self.tank_max_c:g})"
             )
         if self.freeze_tank_c >= self.tank_min_c:
-            raise ValueError("freeze_tank_c must be below tank_min_c")
+            raise ValueError(
+                f"freeze_tank_c ({self.freeze_tank_c:g}) must be below tank_min_c "
+                f"({self.tank_min_c:g})"
+            )
         return self

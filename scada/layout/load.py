@@ -46,7 +46,10 @@ def parse_layout(raw: bytes | str, name: str = "<layout>") -> Layout:
     doc = _decode(raw, name)
     if not isinstance(doc, dict):
         raise LayoutError([LayoutProblem(name, "", "the top level must be a JSON object")])
-    duplicates = _duplicate_keys(doc, name)
+    try:
+        duplicates = _duplicate_keys(doc, name)
+    except RecursionError:
+        raise LayoutError([LayoutProblem(name, "", "JSON nested too deeply")]) from None
     if duplicates:
         raise LayoutError(duplicates)
     try:
@@ -119,33 +122,35 @@ def _problems(name: str, err: ValidationError) -> list[LayoutProblem]:
     details = err.errors(include_url=False)
     resolved = [(d, _resolve(d["loc"])[0]) for d in details]
     locs = [loc for _, loc in resolved]
-    out: list[LayoutProblem] = []
+    found: list[tuple[str, tuple[int | str, ...], LayoutProblem]] = []
     for d, loc in resolved:
         if d["type"] == "too_short" and any(
             len(other) > len(loc) and other[: len(loc)] == loc for other in locs
         ):
             continue  # pydantic also counts the invalid items as missing; say it once
-        if d["type"] == "union_tag_not_found":
-            field = str((d.get("ctx") or {}).get("discriminator", "kind")).strip("'")
-            out.append(LayoutProblem(name, json_path((*loc, field)), "required key is missing"))
-            continue
-        if d["type"] == "union_tag_invalid":
-            ctx: dict[str, Any] = dict(d.get("ctx") or {})
-            field = str(ctx.get("discriminator", "kind")).strip("'")
-            tag = str(ctx.get("tag", ""))
-            tags = _QUOTED.findall(str(ctx.get("expected_tags", "")))
-            out.append(_unknown_value(name, json_path((*loc, field)), tag, tags))
-            continue
-        if d["type"] in {"enum", "literal_error"}:
-            expected = _QUOTED.findall(str((d.get("ctx") or {}).get("expected", "")))
-            out.append(_unknown_value(name, json_path(loc), _show(d["input"]), expected))
-            continue
-        suggestion = None
-        if d["type"] == "extra_forbidden":
-            fields = _fields_of(_resolve(d["loc"][:-1])[1])
-            suggestion = nearest(str(loc[-1]), fields) if fields else None
-        out.append(LayoutProblem(name, json_path(loc), _what(d, loc), suggestion))
-    return out
+        found.append((d["type"], loc, _problem(name, d, loc)))
+    # A misspelt key also leaves the right key missing: the suggestion already says so.
+    explained = {(*loc[:-1], p.suggestion) for kind, loc, p in found if kind == "extra_forbidden"}
+    return [p for kind, loc, p in found if not (kind == "missing" and loc in explained)]
+
+
+def _problem(name: str, d: ErrorDetails, loc: tuple[int | str, ...]) -> LayoutProblem:
+    ctx: dict[str, Any] = dict(d.get("ctx") or {})
+    if d["type"] == "union_tag_not_found":
+        field = str(ctx.get("discriminator", "kind")).strip("'")
+        return LayoutProblem(name, json_path((*loc, field)), "required key is missing")
+    if d["type"] == "union_tag_invalid":
+        field = str(ctx.get("discriminator", "kind")).strip("'")
+        tags = _QUOTED.findall(str(ctx.get("expected_tags", "")))
+        return _unknown_value(name, json_path((*loc, field)), str(ctx.get("tag", "")), tags)
+    if d["type"] in {"enum", "literal_error"}:
+        expected = _QUOTED.findall(str(ctx.get("expected", "")))
+        return _unknown_value(name, json_path(loc), _show(d["input"]), expected)
+    suggestion = None
+    if d["type"] == "extra_forbidden":
+        fields = _fields_of(_resolve(d["loc"][:-1])[1])
+        suggestion = nearest(str(loc[-1]), fields) if fields else None
+    return LayoutProblem(name, json_path(loc), _what(d, loc), suggestion)
 
 
 def _unknown_value(name: str, path: str, value: str, expected: list[str]) -> LayoutProblem:
@@ -170,17 +175,13 @@ def _what(d: ErrorDetails, loc: tuple[int | str, ...]) -> str:
     if kind == "extra_forbidden":
         return f"unknown key '{loc[-1]}'"
     if kind == "missing":
-        return (
-            "required item is missing"
-            if loc and isinstance(loc[-1], int)
-            else ("required key is missing")
-        )
+        at_index = bool(loc) and isinstance(loc[-1], int)
+        return "required item is missing" if at_index else "required key is missing"
     if kind in {"too_short", "too_long"}:
         least = "at least" if kind == "too_short" else "at most"
         bound = ctx.get("min_length" if kind == "too_short" else "max_length")
-        return (
-            f"needs {least} {bound} item{'s' if bound != 1 else ''}, not {ctx.get('actual_length')}"
-        )
+        items = "item" if bound == 1 else "items"
+        return f"needs {least} {bound} {items}, not {ctx.get('actual_length')}"
     if kind in {"tuple_type", "list_type"}:
         return "must be a JSON array"
     if kind in {"model_type", "dict_type", "model_attributes_type"}:
@@ -195,18 +196,23 @@ def _what(d: ErrorDetails, loc: tuple[int | str, ...]) -> str:
 def _resolve(loc: tuple[int | str, ...]) -> tuple[tuple[int | str, ...], Any]:
     """The user's JSON path for a pydantic ``loc``, and the type found at its end.
 
-    Pydantic adds the tag of a discriminated union (``bus.i2c.address``) and validator names
-    to a loc; a user's file has neither, so they are dropped here.
+    At a union, pydantic adds the member it tried to the loc: the tag of a discriminated union
+    (``bus.i2c.address``), or a type or validator name. A user's file has none of these, so
+    they are dropped here; anywhere else every part is the user's own key or index.
     """
     current: Any = Layout
     out: list[int | str] = []
     for part in loc:
-        if isinstance(part, str) and ("[" in part or part.startswith("function-")):
-            continue
-        tagged = _tagged_member(current, part)
-        if tagged is not None:
-            current = tagged
-            continue
+        members = _members(current) if current is not None else []
+        if len(members) > 1 and isinstance(part, str):
+            tagged = _tagged_member(current, part)
+            named = next((m for m in members if getattr(m, "__name__", None) == part), None)
+            if tagged is not None or named is not None:
+                current = tagged or named
+                continue
+            if "[" in part or part.startswith("function-"):
+                current = None  # some member of the union; its fields are unknown
+                continue
         out.append(part)
         current = _unwrap(current, part) if current is not None else None
     return tuple(out), current

@@ -1,0 +1,1 @@
+"""The `scada` command line."""
