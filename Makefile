@@ -44,7 +44,7 @@ deps:
 	fi
 
 demo: $(STAMP)
-	$(BIN)/python -m scada.demo
+	$(BIN)/python -m sim.demo
 
 test: $(STAMP) deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,1 @@
+"""The asyncio actors that join layout, drivers, control, the uplink and the local API."""

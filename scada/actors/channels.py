@@ -1,0 +1,127 @@
+"""The channel book: the latest value, health and status window of every channel.
+
+Single-threaded state owned by the runtime (all access is from the event loop). Health follows
+DESIGN's data rules: a value outside the plausible range, or a channel silent for more than
+:data:`STALE_AFTER_PERIODS` sample periods, is not a real value and is never offered as one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from scada.layout import Channel, Layout
+from scada.protocol import ChannelHealth
+
+STALE_AFTER_PERIODS = 2.1
+"""Missed sample periods after which a channel is stale (the 2025 system used 2.1 too)."""
+
+MAX_WINDOW = 20_000
+"""Readings kept per channel for one status window, whatever the sample period."""
+
+
+@dataclass(frozen=True, slots=True)
+class HealthChange:
+    """A channel moved from one health to another; ``reason`` is for people."""
+
+    channel: str
+    old: ChannelHealth
+    new: ChannelHealth
+    reason: str | None
+    at: datetime
+
+
+@dataclass(slots=True)
+class ChannelState:
+    spec: Channel
+    value: float | None = None
+    read_at: datetime | None = None
+    last_good_at: datetime | None = None
+    health: ChannelHealth = ChannelHealth.NEVER_READ
+    reason: str | None = "no reading yet"
+    window: deque[tuple[datetime, float]] = field(default_factory=lambda: deque(maxlen=MAX_WINDOW))
+
+
+class ChannelBook:
+    """Latest readings of a house's channels, with health and the current status window."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.states: dict[str, ChannelState] = {c.name: ChannelState(c) for c in layout.channels}
+
+    def record(self, name: str, value: float, at: datetime) -> HealthChange | None:
+        """Take a reading. An implausible value is kept out of the window and marks the channel."""
+        st = self.states[name]
+        lo, hi = st.spec.plausible_range
+        if not lo <= value <= hi:
+            return self._set(
+                st,
+                ChannelHealth.OUT_OF_RANGE,
+                f"{value:g} {st.spec.unit} outside [{lo:g}, {hi:g}]",
+                at,
+            )
+        st.value = value
+        st.read_at = at
+        st.last_good_at = at
+        st.window.append((at, value))
+        return self._set(st, ChannelHealth.OK, None, at)
+
+    def fault(self, name: str, reason: str, at: datetime) -> HealthChange | None:
+        """The device could not read this channel (a dead probe, a bad CRC)."""
+        return self._set(self.states[name], ChannelHealth.DEVICE_FAILING, reason, at)
+
+    def device_failing(self, device: str, reason: str, at: datetime) -> list[HealthChange]:
+        """The whole device failed: every channel of it is failing."""
+        changes = [
+            self._set(st, ChannelHealth.DEVICE_FAILING, reason, at)
+            for st in self.states.values()
+            if st.spec.device == device
+        ]
+        return [c for c in changes if c is not None]
+
+    def sweep(self, now: datetime) -> list[HealthChange]:
+        """Mark channels stale that have been silent for too long."""
+        out: list[HealthChange] = []
+        for st in self.states.values():
+            if st.health is not ChannelHealth.OK or st.last_good_at is None:
+                continue
+            silent_s = (now - st.last_good_at).total_seconds()
+            if silent_s > STALE_AFTER_PERIODS * st.spec.sample_period_s:
+                change = self._set(st, ChannelHealth.STALE, f"no reading for {silent_s:.0f} s", now)
+                if change is not None:
+                    out.append(change)
+        return out
+
+    def fresh(self, name: str) -> float | None:
+        """The channel's value if it may be acted on, else None."""
+        st = self.states.get(name)
+        if st is None or st.health is not ChannelHealth.OK:
+            return None
+        return st.value
+
+    def fresh_values(self) -> dict[str, float | None]:
+        return {name: self.fresh(name) for name in self.states}
+
+    def take_window(self, until: datetime) -> dict[str, list[tuple[datetime, float]]]:
+        """Remove and return every reading before ``until``, per channel (empty ones omitted)."""
+        out: dict[str, list[tuple[datetime, float]]] = {}
+        for name, st in self.states.items():
+            taken: list[tuple[datetime, float]] = []
+            while st.window and st.window[0][0] < until:
+                taken.append(st.window.popleft())
+            if taken:
+                out[name] = taken
+        return out
+
+    @staticmethod
+    def _set(
+        st: ChannelState, health: ChannelHealth, reason: str | None, at: datetime
+    ) -> HealthChange | None:
+        if st.health is health and st.reason == reason:
+            return None
+        old = st.health
+        st.health = health
+        st.reason = reason
+        if health is not old:
+            return HealthChange(st.spec.name, old, health, reason, at)
+        return None

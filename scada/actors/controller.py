@@ -1,0 +1,551 @@
+"""The controller actor: joins the pure control core to the relays, the uplink and the consoles.
+
+Every :data:`CONTROL_PERIOD_S` (and at once after any request) it advances the mode machine,
+asks the current boss what each actuator should do (home-alone strategy, the ATN's latest
+commands, or the installer's under an admin hold), runs the interlocks over that, and switches
+the relays whose state differs, confirming each by read-back. Requests (set relay, hold, mode)
+are answered with the pure core's refusal reasons; every one lands in the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from scada.actors.house import HouseState
+from scada.actors.relays import RelayActor
+from scada.control import (
+    Accept,
+    ContractMessage,
+    End,
+    Heartbeat,
+    HomeAloneInputs,
+    ModeState,
+    Offer,
+    Override,
+    RelayRecord,
+    Step,
+    Terminate,
+    apply_interlocks,
+    authorize,
+    decide,
+)
+from scada.control import modes as m
+from scada.control.hold import Hold
+from scada.layout import Actuator
+from scada.link.base import Uplink
+from scada.protocol.base import WireMessage, new_id
+from scada.protocol.commands import ActuatorCommand, CommandResult
+from scada.protocol.control import (
+    ContractHeartbeat,
+    DispatchContract,
+    HoldEnded,
+    HoldState,
+    ModeChanged,
+)
+from scada.protocol.enums import (
+    CommandOutcome,
+    CommandSource,
+    ContractStatus,
+    DeviceHealthState,
+    EventKind,
+    HoldEndReason,
+    LinkState,
+    Mode,
+    ProblemKind,
+    RelayState,
+    Severity,
+    Side,
+)
+from scada.protocol.readings import PowerReading, Status
+from scada.protocol.snapshot import ActuatorSnapshot
+from scada.protocol.uplink import SnapshotRequest
+
+log = logging.getLogger("scada.controller")
+
+CONTROL_PERIOD_S = 5.0
+HEARTBEAT_PERIOD_S = 30.0
+ATN_COMMAND_TTL_S = 300.0
+
+
+@dataclass(slots=True)
+class _Relay:
+    spec: Actuator
+    display_name: str
+    commanded: RelayState | None = None
+    observed: RelayState | None = None
+    last_command: ActuatorCommand | None = None
+    last_result: CommandResult | None = None
+    overridden_by: str | None = None
+
+
+class Controller:
+    """Owns the mode machine and every actuator's boss, wishes and results."""
+
+    def __init__(
+        self, house: HouseState, relay_actors: Mapping[str, RelayActor], uplink: Uplink | None
+    ) -> None:
+        self.house = house
+        self.layout = house.layout
+        self.settings = house.layout.control
+        self.clock = house.clock
+        self.uplink = uplink
+        self._actors = relay_actors
+        self.state: ModeState = m.initial(self.clock.now())
+        self.relays: dict[str, _Relay] = {
+            a.node: _Relay(a, self.layout.node(a.node).display_name) for a in self.layout.actuators
+        }
+        self._by_coil = {(a.device, a.board_channel): a.node for a in self.layout.actuators}
+        self._history: dict[str, RelayRecord] = {}
+        self._atn_wants: dict[str, tuple[RelayState, datetime | None]] = {}
+        self._admin_wants: dict[str, RelayState] = {}
+        self._wake = asyncio.Event()
+        self._apply_lock = asyncio.Lock()
+        self._link_was = LinkState.NOT_CONFIGURED
+        self._last_heartbeat_sent: datetime | None = None
+        house.on_coil = self._coil_observed
+        house.on_power = self._power
+        house.on_problem = self._send_up
+
+    # ------------------------------------------------------------------- loop
+    async def run(self) -> None:
+        while True:
+            await self.control_once()
+            try:
+                await asyncio.wait_for(self._wake.wait(), CONTROL_PERIOD_S)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def control_once(self) -> None:
+        """One pass: advance modes, decide, interlock, switch. Serialised with requests."""
+        now = self.clock.now()
+        self._track_link(now)
+        self._step(m.tick(self.state, now, self.settings), now, "time")
+        self._heartbeat(now)
+        await self._apply(now)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # ---------------------------------------------------------------- requests
+    async def set_relay(self, node: str, state: RelayState, operator: str) -> CommandResult:
+        """An installer's command from the console (admin source)."""
+        now = self.clock.now()
+        cmd = ActuatorCommand(
+            id=new_id(),
+            source=CommandSource.ADMIN,
+            operator=operator,
+            target=node,
+            state=state,
+            issued_at=now,
+        )
+        return await self.command(cmd, who=operator)
+
+    async def command(self, cmd: ActuatorCommand, *, who: str) -> CommandResult:
+        """Authorize, interlock and carry out ``cmd``; the result says what became of it."""
+        now = self.clock.now()
+        self._step(m.tick(self.state, now, self.settings), now, "time")
+        refusal = authorize(
+            self.state,
+            cmd.source,
+            cmd.target,
+            self.relays,
+            now,
+            expires_at=cmd.expires_at,
+            operator=cmd.operator,
+        )
+        relay = self.relays.get(cmd.target)
+        if relay is not None:
+            relay.last_command = cmd
+        if refusal is not None:
+            result = self._result(cmd, CommandOutcome.REFUSED, refusal.reason)
+            self.house.record_audit(who, "set_relay", cmd.target, "refused", refusal.reason)
+            return result
+        assert relay is not None
+        if cmd.source is CommandSource.ADMIN:
+            self._admin_wants[cmd.target] = cmd.state
+        elif cmd.source is CommandSource.ATN:
+            self._atn_wants[cmd.target] = (
+                cmd.state,
+                cmd.expires_at or now + timedelta(seconds=ATN_COMMAND_TTL_S),
+            )
+        final, overrides = self._interlocked({cmd.target: cmd.state}, cmd.source, now)
+        forced = next((o for o in overrides if o.node == cmd.target), None)
+        if forced is not None:
+            result = self._result(
+                cmd, CommandOutcome.REFUSED, forced.reason, interlock=forced.interlock.value
+            )
+            self.house.record_audit(who, "set_relay", cmd.target, "refused", forced.reason)
+            await self._apply(now)
+            return result
+        outcome, reason = await self._switch(cmd.target, final.get(cmd.target, cmd.state), now)
+        result = self._result(cmd, outcome, reason)
+        self.house.record_audit(
+            who, f"set_relay {cmd.state.value}", cmd.target, outcome.value, reason
+        )
+        return result
+
+    def take_hold(self, operator: str, minutes: float) -> Step[ModeState]:
+        now = self.clock.now()
+        step = self._step(
+            m.take_hold(self.state, operator, minutes * 60.0, now, self.settings), now, operator
+        )
+        self.house.record_audit(
+            operator, "take_hold", f"{minutes:g} min", _outcome(step), _why(step)
+        )
+        if step.ok and step.state.hold is not None:
+            if step.state.hold.taken_at == now:
+                # A fresh hold starts with no wishes: every actuator stays where it is until
+                # the installer moves it.
+                self._admin_wants.clear()
+            self.house.publish(EventKind.HOLD, _hold_msg(step.state.hold, step.state.mode))
+        self.wake()
+        return step
+
+    def keep_alive(self, operator: str) -> Step[ModeState]:
+        now = self.clock.now()
+        step = self._step(
+            m.keep_hold_alive(self.state, operator, now, self.settings), now, operator
+        )
+        if not step.ok:
+            self.house.record_audit(operator, "keep_alive_hold", None, "refused", _why(step))
+        elif step.state.hold is not None:
+            self.house.publish(
+                EventKind.HOLD, _hold_msg(step.state.hold, step.state.mode), remember=False
+            )
+        return step
+
+    def release_hold(self, operator: str) -> Step[ModeState]:
+        now = self.clock.now()
+        step = self._step(m.release_hold(self.state, operator, now, self.settings), now, operator)
+        self.house.record_audit(operator, "release_hold", None, _outcome(step), _why(step))
+        self.wake()
+        return step
+
+    def set_mode(self, mode: Mode, operator: str) -> Step[ModeState]:
+        now = self.clock.now()
+        step = self._step(m.set_mode(self.state, operator, mode, now, self.settings), now, operator)
+        self.house.record_audit(
+            operator, f"set_mode {mode.value}", None, _outcome(step), _why(step)
+        )
+        self.wake()
+        return step
+
+    # ------------------------------------------------------------------ uplink
+    async def on_uplink(self, msg: WireMessage) -> None:
+        """A message from the ATN. Anything unexpected is logged and answered, never raised."""
+        now = self.clock.now()
+        if isinstance(msg, ContractHeartbeat):
+            self._contract_in(msg, now)
+        elif isinstance(msg, ActuatorCommand):
+            if msg.source is not CommandSource.ATN:
+                result = self._result(
+                    msg,
+                    CommandOutcome.REFUSED,
+                    f"uplink commands come from the atn, not {msg.source.value}",
+                )
+            else:
+                result = await self.command(msg, who="atn")
+            self._send_up(result)
+        elif isinstance(msg, SnapshotRequest):
+            from scada.actors.snapshots import build_snapshot  # noqa: PLC0415 - breaks an import cycle
+
+            self._send_up(build_snapshot(self.house, self, now))
+        else:
+            log.debug("ignoring %s from the uplink", msg.type)
+
+    def status_ready(self, status: Status) -> None:
+        if self.state.mode is Mode.REMOTE:
+            self._send_up(status)
+
+    # -------------------------------------------------------------- snapshots
+    def actuator_snapshots(self) -> tuple[ActuatorSnapshot, ...]:
+        boss = m.boss(self.state, self.clock.now())
+        return tuple(self._actuator_snapshot(r, boss) for r in self.relays.values())
+
+    def contract_msg(self) -> DispatchContract | None:
+        c = self.state.contract
+        if c is None:
+            return None
+        return DispatchContract(
+            contract_id=c.contract_id,
+            atn_alias=self.layout.house.alias,
+            scada_alias=self.layout.house.scada,
+            start=c.start,
+            duration_s=max(1, round(c.duration_s)),
+            status=c.status,
+        )
+
+    def hold_msg(self) -> HoldState | None:
+        hold = self.state.hold
+        now = self.clock.now()
+        return (
+            _hold_msg(hold, self.state.mode) if hold is not None and not hold.expired(now) else None
+        )
+
+    # ---------------------------------------------------------------- private
+    def _step(self, step: Step[ModeState], now: datetime, who: str) -> Step[ModeState]:
+        before = self.state
+        self.state = step.state
+        for note in step.notes:
+            log.info("%s", note)
+        if before.mode is not self.state.mode:
+            reason = "; ".join(step.notes) or f"by {who}"
+            log.warning("mode %s -> %s: %s", before.mode.value, self.state.mode.value, reason)
+            self.house.publish(
+                EventKind.MODE,
+                ModeChanged(
+                    mode=self.state.mode, previous=before.mode, reason=reason[:4000], at=now
+                ),
+            )
+            self._atn_wants.clear()
+        if before.hold is not None and self.state.hold is None:
+            why = HoldEndReason.EXPIRED if before.hold.expired(now) else HoldEndReason.RELEASED
+            self.house.publish(
+                EventKind.HOLD,
+                HoldEnded(
+                    operator=before.hold.operator,
+                    ended_at=now,
+                    reason=why,
+                    resumed_mode=self.state.mode,
+                ),
+            )
+            self._admin_wants.clear()
+            self.wake()
+        if before.contract != self.state.contract and self.state.contract is not None:
+            msg = self.contract_msg()
+            if msg is not None and (
+                before.contract is None or before.contract.status is not self.state.contract.status
+            ):
+                self.house.publish(EventKind.CONTRACT, msg)
+        return step
+
+    def _track_link(self, now: datetime) -> None:
+        state = self.uplink.broker_state if self.uplink is not None else LinkState.NOT_CONFIGURED
+        if state is self._link_was:
+            return
+        self._link_was = state
+        if state is LinkState.UP:
+            self._step(m.link_up(self.state, now, self.settings), now, "uplink")
+        elif self.state.link_up:
+            self._step(m.link_down(self.state, now, self.settings), now, "uplink")
+
+    def _contract_in(self, hb: ContractHeartbeat, now: datetime) -> None:
+        c = hb.contract
+        msg: ContractMessage
+        if c.status is ContractStatus.OFFERED:
+            msg = Offer(c.contract_id, c.start, float(c.duration_s))
+        elif c.status is ContractStatus.ACTIVE:
+            msg = Heartbeat(c.contract_id, hb.my_digit, hb.your_last_digit)
+        elif c.status is ContractStatus.ENDED:
+            msg = End(c.contract_id)
+        else:
+            msg = Terminate(c.contract_id, Side.ATN, f"status {c.status.value} from the atn")
+        step = self._step(m.contract_message(self.state, msg, now, self.settings), now, "atn")
+        if step.refusal is not None:
+            log.warning("contract message refused: %s", step.refusal.reason)
+            self.house.record_audit(
+                "atn", f"contract {c.status.value}", c.contract_id, "refused", step.refusal.reason
+            )
+            return
+        if isinstance(msg, Offer):
+            self._step(
+                m.contract_message(self.state, Accept(c.contract_id), now, self.settings),
+                now,
+                "scada",
+            )
+        if isinstance(msg, Offer | Heartbeat):
+            self._send_heartbeat(now, echo=hb.my_digit)
+        self.wake()
+
+    def _heartbeat(self, now: datetime) -> None:
+        c = self.state.contract
+        if c is None or c.status is not ContractStatus.ACTIVE or self.uplink is None:
+            return
+        if (
+            self._last_heartbeat_sent
+            and (now - self._last_heartbeat_sent).total_seconds() < HEARTBEAT_PERIOD_S
+        ):
+            return
+        self._send_heartbeat(now, echo=c.atn_digit)
+
+    def _send_heartbeat(self, now: datetime, *, echo: int | None) -> None:
+        contract = self.contract_msg()
+        if contract is None or self.uplink is None:
+            return
+        digit = random.randrange(10)  # noqa: S311 - a liveness echo, not a secret
+        self._step(m.heartbeat_sent(self.state, digit, now), now, "scada")
+        self._last_heartbeat_sent = now
+        self._send_up(
+            ContractHeartbeat(
+                contract=contract,
+                sent_at=now,
+                my_digit=digit,
+                your_last_digit=echo,
+                from_side=Side.SCADA,
+            )
+        )
+
+    def _wanted(self, now: datetime) -> tuple[CommandSource, dict[str, RelayState]]:
+        boss = m.boss(self.state, now)
+        if boss is CommandSource.ADMIN:
+            return boss, dict(self._admin_wants)
+        if boss is CommandSource.ATN:
+            live = {n: s for n, (s, exp) in self._atn_wants.items() if exp is None or exp > now}
+            return boss, live
+        commanded = {n: r.commanded for n, r in self.relays.items() if r.commanded is not None}
+        inputs = HomeAloneInputs(
+            readings=self.house.book.fresh_values(),
+            relays=commanded,
+            heat_pump_available=self._heat_pump_ok(),
+        )
+        return boss, dict(decide(inputs, self.settings, now).desired)
+
+    def _heat_pump_ok(self) -> bool:
+        hp = self.settings.heat_pump
+        if hp is None:
+            return False
+        dev = self.house.devices.devices.get(self.relays[hp].spec.device)
+        return dev is None or dev.state is DeviceHealthState.OK
+
+    def _interlocked(
+        self, desired: dict[str, RelayState], source: CommandSource, now: datetime
+    ) -> tuple[dict[str, RelayState], list[Override]]:
+        res = apply_interlocks(
+            desired,
+            source,
+            readings=self.house.book.fresh_values(),
+            relay_history=self._history,
+            actuators=self.layout.actuators,
+            settings=self.settings,
+            now=now,
+        )
+        return res.final, res.overrides
+
+    async def _apply(self, now: datetime) -> None:
+        async with self._apply_lock:
+            source, desired = self._wanted(now)
+            final, overrides = self._interlocked(desired, source, now)
+            fired = {o.node: o for o in overrides}
+            for node, relay in self.relays.items():
+                o = fired.get(node)
+                name = o.interlock.value if o is not None else None
+                if name != relay.overridden_by:
+                    relay.overridden_by = name
+                    if o is not None:
+                        self.house.problem(
+                            ProblemKind.INTERLOCK_OVERRIDE, node, o.reason, Severity.WARNING
+                        )
+            for node, state in final.items():
+                target = self.relays.get(node)
+                if target is None or (target.commanded is state and target.observed is state):
+                    continue
+                if not self._actor_ready(target):
+                    continue
+                outcome, reason = await self._switch(node, state, now)
+                if outcome is not CommandOutcome.CONFIRMED:
+                    log.warning("%s %s by %s failed: %s", node, state.value, source.value, reason)
+
+    def _actor_ready(self, relay: _Relay) -> bool:
+        actor = self._actors.get(relay.spec.device)
+        return actor is not None and actor.ready
+
+    async def _switch(
+        self, node: str, state: RelayState, now: datetime
+    ) -> tuple[CommandOutcome, str | None]:
+        relay = self.relays[node]
+        actor = self._actors.get(relay.spec.device)
+        if actor is None:
+            return CommandOutcome.FAILED, f"no driver for board {relay.spec.device}"
+        relay.commanded = state
+        energize = (state is RelayState.ON) == (relay.spec.contact == "normally_open")
+        outcome = await actor.switch(relay.spec.board_channel, energize)
+        if outcome.ok:
+            prev = self._history.get(node)
+            if prev is None or prev.state is not state:
+                self._history[node] = RelayRecord(state, now)
+            self._publish_actuator(relay)
+            return CommandOutcome.CONFIRMED, None
+        self._publish_actuator(relay)
+        return CommandOutcome.FAILED, outcome.error
+
+    def _coil_observed(self, board: str, channel: int, energized: bool) -> None:
+        node = self._by_coil.get((board, channel))
+        if node is None:
+            return
+        relay = self.relays[node]
+        on = energized == (relay.spec.contact == "normally_open")
+        relay.observed = RelayState.ON if on else RelayState.OFF
+        if node not in self._history:
+            self._history[node] = RelayRecord(relay.observed, self.clock.now())
+        self._publish_actuator(relay)
+
+    def _publish_actuator(self, relay: _Relay) -> None:
+        self.house.publish(
+            EventKind.ACTUATOR,
+            self._actuator_snapshot(relay, m.boss(self.state, self.clock.now())),
+            remember=False,
+        )
+
+    def _actuator_snapshot(self, r: _Relay, boss: CommandSource) -> ActuatorSnapshot:
+        return ActuatorSnapshot(
+            node=r.spec.node,
+            display_name=r.display_name,
+            state=r.observed,
+            commanded=r.commanded,
+            boss=boss,
+            last_command=r.last_command,
+            last_result=r.last_result,
+        )
+
+    def _result(
+        self,
+        cmd: ActuatorCommand,
+        outcome: CommandOutcome,
+        reason: str | None,
+        *,
+        interlock: str | None = None,
+    ) -> CommandResult:
+        result = CommandResult(
+            command_id=cmd.id,
+            target=cmd.target,
+            outcome=outcome,
+            reason=reason,
+            at=self.clock.now(),
+            interlock=interlock,
+        )
+        relay = self.relays.get(cmd.target)
+        if relay is not None:
+            relay.last_result = result
+            self._publish_actuator(relay)
+        self.house.publish(EventKind.ACTUATOR, result)
+        return result
+
+    def _power(self, msg: PowerReading) -> None:
+        if self.state.mode is Mode.REMOTE:
+            self._send_up(msg)
+
+    def _send_up(self, msg: WireMessage) -> None:
+        if self.uplink is not None and self.uplink.broker_state is LinkState.UP:
+            self.uplink.send(msg)
+
+
+def _hold_msg(hold: Hold, mode: Mode) -> HoldState:
+    return HoldState(
+        operator=hold.operator, started_at=hold.taken_at, expires_at=hold.until, previous_mode=mode
+    )
+
+
+def _outcome(step: Step[ModeState]) -> str:
+    return "ok" if step.ok else "refused"
+
+
+def _why(step: Step[ModeState]) -> str | None:
+    if step.refusal is not None:
+        return step.refusal.reason
+    return "; ".join(step.notes)[:4000] or None

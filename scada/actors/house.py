@@ -1,0 +1,268 @@
+"""The live state of one house and the events it produces.
+
+:class:`HouseState` is the sink every sensor and relay actor reports to. It keeps the channel
+book, device health and observed coil states, and turns each change into a wire message on
+the event hub (for consoles and the uplink), into the recent-events ring and into the log.
+Single-threaded: only the event loop touches it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+
+from scada.actors.channels import ChannelBook, HealthChange
+from scada.actors.health import DeviceHealthBook, DeviceTransition
+from scada.clock import Clock
+from scada.hub import EventHub
+from scada.layout import Layout
+from scada.protocol.api_frames import EventFrame
+from scada.protocol.base import WireMessage, new_id
+from scada.protocol.enums import (
+    ChannelHealth,
+    DeviceHealthState,
+    EventKind,
+    ProblemKind,
+    Severity,
+)
+from scada.protocol.events import AuditEntry, ProblemEvent
+from scada.protocol.readings import PowerReading, Reading
+from scada.protocol.snapshot import ChannelSnapshot, DeviceHealth
+
+log = logging.getLogger("scada.house")
+
+RECENT_EVENTS = 1000
+AUDIT_ENTRIES = 1000
+
+_PROBLEM_OF = {
+    ChannelHealth.STALE: (ProblemKind.SENSOR_STALE, Severity.WARNING),
+    ChannelHealth.OUT_OF_RANGE: (ProblemKind.SENSOR_OUT_OF_RANGE, Severity.WARNING),
+    ChannelHealth.DEVICE_FAILING: (ProblemKind.SENSOR_STALE, Severity.WARNING),
+    ChannelHealth.OK: (ProblemKind.SENSOR_RECOVERED, Severity.INFO),
+}
+
+
+class HouseState:
+    """Readings, health and coil states of a house, and the events they make."""
+
+    def __init__(self, layout: Layout, clock: Clock, hub: EventHub, boot_id: str) -> None:
+        self.layout = layout
+        self.clock = clock
+        self.hub = hub
+        self.boot_id = boot_id
+        self.book = ChannelBook(layout)
+        self.devices = DeviceHealthBook([d.name for d in layout.devices])
+        self.coils: dict[tuple[str, int], bool] = {}
+        self.recent: deque[EventFrame] = deque(maxlen=RECENT_EVENTS)
+        self.audit: deque[AuditEntry] = deque(maxlen=AUDIT_ENTRIES)
+        self._channels = {c.name: c for c in layout.channels}
+        self._power_sent: dict[str, float] = {}
+        self._power_seq = 0
+        self.on_power: Callable[[PowerReading], None] | None = None
+        self.on_problem: Callable[[ProblemEvent], None] | None = None
+        self.on_coil: Callable[[str, int, bool], None] | None = None
+
+    # ------------------------------------------------------------ sink: sensors
+    def reading(self, channel: str, value: float) -> None:
+        now = self.clock.now()
+        change = self.book.record(channel, value, now)
+        if change is not None:
+            self._health_changed(change)
+        if self.book.states[channel].health is not ChannelHealth.OK:
+            return
+        spec = self._channels[channel]
+        self.publish(
+            EventKind.READING,
+            Reading(
+                channel=channel, node=spec.node, value=value, unit=spec.unit.value, read_at=now
+            ),
+            remember=False,
+        )
+        if spec.quantity.value == "power":
+            self._maybe_power(channel, value, now)
+
+    def channel_fault(self, channel: str, reason: str) -> None:
+        change = self.book.fault(channel, reason, self.clock.now())
+        if change is not None:
+            self._health_changed(change)
+
+    def device_ok(self, device: str) -> None:
+        t = self.devices.ok(device, self.clock.now())
+        if t is not None:
+            self._device_changed(t)
+
+    def device_failed(self, device: str, reason: str) -> None:
+        now = self.clock.now()
+        t = self.devices.failed(device, reason, now)
+        if t is not None:
+            self._device_changed(t)
+            for change in self.book.device_failing(device, reason, now):
+                self._health_changed(change)
+
+    # ------------------------------------------------------------- sink: relays
+    def coil_observed(self, board: str, channel: int, energized: bool) -> None:
+        before = self.coils.get((board, channel))
+        self.coils[(board, channel)] = energized
+        if before != energized and self.on_coil is not None:
+            self.on_coil(board, channel, energized)
+
+    # ------------------------------------------------------------------ sweeps
+    def sweep(self) -> None:
+        for change in self.book.sweep(self.clock.now()):
+            self._health_changed(change)
+
+    # ------------------------------------------------------------------ events
+    def publish(self, kind: EventKind, payload: WireMessage, *, remember: bool = True) -> None:
+        """Push ``payload`` to subscribers; ``remember`` keeps it in the recent-events ring."""
+        now = self.clock.now()
+        self.hub.publish(kind, payload, now)
+        if remember:
+            self.recent.append(EventFrame(event=kind, payload=payload, at=now))
+
+    def problem(
+        self,
+        kind: ProblemKind,
+        subject: str,
+        summary: str,
+        severity: Severity,
+        details: str | None = None,
+    ) -> None:
+        ev = ProblemEvent(
+            id=new_id(),
+            at=self.clock.now(),
+            kind=kind,
+            subject=subject,
+            summary=summary,
+            details=details,
+            severity=severity,
+        )
+        self.publish(EventKind.PROBLEM, ev)
+        if self.on_problem is not None:
+            self.on_problem(ev)
+
+    def record_audit(
+        self, who: str, action: str, target: str | None, outcome: str, reason: str | None = None
+    ) -> AuditEntry:
+        entry = AuditEntry(
+            id=new_id(),
+            at=self.clock.now(),
+            who=who,
+            action=action,
+            target=target,
+            outcome=outcome,
+            reason=reason,
+        )
+        self.audit.append(entry)
+        self.publish(EventKind.AUDIT, entry)
+        log.info(
+            "audit: %s %s %s -> %s%s",
+            who,
+            action,
+            target or "",
+            outcome,
+            f" ({reason})" if reason else "",
+        )
+        return entry
+
+    # ---------------------------------------------------------------- snapshots
+    def channel_snapshots(self, now: datetime) -> tuple[ChannelSnapshot, ...]:
+        out = []
+        for name, st in self.book.states.items():
+            has = st.value is not None and st.read_at is not None
+            out.append(
+                ChannelSnapshot(
+                    channel=name,
+                    node=st.spec.node,
+                    quantity=st.spec.quantity.value,
+                    unit=st.spec.unit.value,
+                    value=st.value if has else None,
+                    read_at=st.read_at if has else None,
+                    age_s=max(0.0, (now - st.read_at).total_seconds())
+                    if has and st.read_at
+                    else None,
+                    health=st.health
+                    if has or st.health is not ChannelHealth.OK
+                    else ChannelHealth.NEVER_READ,
+                    reason=st.reason,
+                )
+            )
+        return tuple(out)
+
+    def device_snapshots(self) -> tuple[DeviceHealth, ...]:
+        return tuple(
+            _device_health(s.device, s.state, s.failing_since, s.last_error)
+            for s in self.devices.devices.values()
+        )
+
+    # ----------------------------------------------------------------- private
+    def _health_changed(self, c: HealthChange) -> None:
+        if c.new is ChannelHealth.OK and c.old is ChannelHealth.NEVER_READ:
+            return
+        if c.new is ChannelHealth.DEVICE_FAILING:
+            return  # the device problem already says it; one report per fault, not per channel
+        kind, severity = _PROBLEM_OF.get(c.new, (ProblemKind.SENSOR_STALE, Severity.WARNING))
+        summary = f"{c.channel} {c.new.value.replace('_', ' ')}" + (
+            f": {c.reason}" if c.reason else ""
+        )
+        if c.new is ChannelHealth.OK:
+            summary = f"{c.channel} reading again after {c.old.value.replace('_', ' ')}"
+        log.log(
+            logging.INFO if c.new is ChannelHealth.OK else logging.WARNING, "channel %s", summary
+        )
+        self.problem(kind, c.channel, summary, severity)
+
+    def _device_changed(self, t: DeviceTransition) -> None:
+        st = self.devices.devices[t.device]
+        self.publish(
+            EventKind.DEVICE, _device_health(t.device, t.state, st.failing_since, st.last_error)
+        )
+        if t.state is DeviceHealthState.FAILING:
+            self.problem(
+                ProblemKind.DEVICE_FAILING,
+                t.device,
+                f"{t.device} failing: {t.error}",
+                Severity.ERROR,
+            )
+        else:
+            self.problem(
+                ProblemKind.DEVICE_RECOVERED, t.device, f"{t.device} answering again", Severity.INFO
+            )
+
+    def _maybe_power(self, channel: str, value: float, now: datetime) -> None:
+        node = self.layout.node(self._channels[channel].node)
+        nameplate = node.nameplate_power_w or _house_nameplate(self.layout)
+        threshold = self.layout.control.power_report_share * nameplate
+        last = self._power_sent.get(channel)
+        if last is not None and abs(value - last) <= threshold:
+            return
+        self._power_sent[channel] = value
+        self._power_seq += 1
+        msg = PowerReading(
+            channel=channel,
+            node=node.alias,
+            power_w=value,
+            read_at=now,
+            seq=self._power_seq,
+            boot_id=self.boot_id,
+        )
+        self.publish(EventKind.READING, msg, remember=False)
+        if self.on_power is not None:
+            self.on_power(msg)
+
+
+def _house_nameplate(layout: Layout) -> float:
+    # With no nameplate anywhere, fall back to the house's total nameplate, and to 1 kW, so the
+    # share never divides by zero (defect 23 of the original).
+    total = sum(n.nameplate_power_w or 0.0 for n in layout.nodes)
+    return total or 1000.0
+
+
+def _device_health(
+    device: str, state: DeviceHealthState, since: datetime | None, err: str | None
+) -> DeviceHealth:
+    failing = state is DeviceHealthState.FAILING
+    return DeviceHealth(
+        device=device, state=state, failing_since=since if failing else None, last_error=err
+    )

@@ -1,0 +1,136 @@
+"""One actor per relay board: applies switch jobs in order and confirms each by read-back.
+
+Jobs for one board are serialised through a bounded inbox (the board's register is one byte
+for all its relays; two jobs at once could overwrite each other, defect 2 of the original).
+At start the actor *reads* every relay instead of writing, so a restart never pulses a load
+(defect 35); it re-reads every :data:`VERIFY_PERIOD_S` so a dead board is noticed (defect 36).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from scada.clock import Clock
+from scada.drivers import DriverError, RelayBoard
+
+INBOX = 64
+VERIFY_PERIOD_S = 30.0
+FIRST_RETRY_S = 1.0
+MAX_RETRY_S = 60.0
+GUARD_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchOutcome:
+    """``energized`` is the read-back coil state (None when the board could not be read)."""
+
+    ok: bool
+    energized: bool | None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class _Job:
+    channel: int
+    energized: bool
+    done: asyncio.Future[SwitchOutcome] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class RelaySink(Protocol):
+    def coil_observed(self, board: str, channel: int, energized: bool) -> None: ...
+
+    def device_ok(self, device: str) -> None: ...
+
+    def device_failed(self, device: str, reason: str) -> None: ...
+
+
+class RelayActor:
+    def __init__(
+        self, board: RelayBoard, channels: list[int], clock: Clock, sink: RelaySink
+    ) -> None:
+        self.board = board
+        self.channels = sorted(channels)
+        self._clock = clock
+        self._sink = sink
+        self._inbox: asyncio.Queue[_Job] = asyncio.Queue(INBOX)
+        self.ready = False
+
+    async def switch(self, channel: int, energized: bool) -> SwitchOutcome:
+        """Queue a switch and wait for its read-back. A full inbox fails at once, never blocks."""
+        job = _Job(channel, energized)
+        try:
+            self._inbox.put_nowait(job)
+        except asyncio.QueueFull:
+            return SwitchOutcome(
+                ok=False, energized=None, error=f"{self.board.name} is busy ({INBOX} jobs queued)"
+            )
+        return await job.done
+
+    async def run(self) -> None:
+        retry = FIRST_RETRY_S
+        while not await self._open_and_read():
+            await self._fail_queued("board is not answering")
+            await self._clock.sleep(retry)
+            retry = min(retry * 2, MAX_RETRY_S)
+        self.ready = True
+        while True:
+            try:
+                job = await asyncio.wait_for(self._inbox.get(), VERIFY_PERIOD_S)
+            except TimeoutError:
+                await self._read_all()
+                continue
+            job.done.set_result(await self._apply(job))
+
+    async def _open_and_read(self) -> bool:
+        try:
+            await asyncio.wait_for(self.board.open(), GUARD_S)
+        except DriverError as e:
+            self._sink.device_failed(self.board.name, e.reason)
+            return False
+        except TimeoutError:
+            self._sink.device_failed(self.board.name, f"no answer within {GUARD_S:g} s")
+            return False
+        return await self._read_all()
+
+    async def _read_all(self) -> bool:
+        try:
+            for ch in self.channels:
+                energized = await asyncio.wait_for(self.board.read(ch), GUARD_S)
+                self._sink.coil_observed(self.board.name, ch, energized)
+        except DriverError as e:
+            self._sink.device_failed(self.board.name, e.reason)
+            return False
+        except TimeoutError:
+            self._sink.device_failed(self.board.name, f"no answer within {GUARD_S:g} s")
+            return False
+        self._sink.device_ok(self.board.name)
+        return True
+
+    async def _apply(self, job: _Job) -> SwitchOutcome:
+        try:
+            await asyncio.wait_for(self.board.write(job.channel, job.energized), GUARD_S)
+            seen = await asyncio.wait_for(self.board.read(job.channel), GUARD_S)
+        except DriverError as e:
+            self._sink.device_failed(self.board.name, e.reason)
+            return SwitchOutcome(ok=False, energized=None, error=e.reason)
+        except TimeoutError:
+            reason = f"no answer within {GUARD_S:g} s"
+            self._sink.device_failed(self.board.name, reason)
+            return SwitchOutcome(ok=False, energized=None, error=reason)
+        self._sink.device_ok(self.board.name)
+        self._sink.coil_observed(self.board.name, job.channel, seen)
+        if seen != job.energized:
+            want = "energized" if job.energized else "released"
+            return SwitchOutcome(
+                ok=False, energized=seen, error=f"read-back shows the coil not {want}"
+            )
+        return SwitchOutcome(ok=True, energized=seen)
+
+    async def _fail_queued(self, reason: str) -> None:
+        while not self._inbox.empty():
+            job = self._inbox.get_nowait()
+            job.done.set_result(SwitchOutcome(ok=False, energized=None, error=reason))

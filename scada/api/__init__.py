@@ -1,0 +1,1 @@
+"""The local API: a Unix-socket server in the runtime and the plain-asyncio client consoles use."""

@@ -1,0 +1,24 @@
+"""Entry point of the `scada` command: one typer app, sub-commands registered by module."""
+
+from __future__ import annotations
+
+import typer
+
+from scada.cli import layout_cmds, runtime_cmds
+
+app = typer.Typer(
+    name="scada",
+    help=(
+        "GridWorks SpaceHeat SCADA: run the headless runtime, check layouts, "
+        "talk to a running SCADA."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+layout_cmds.register(app)
+runtime_cmds.register(app)
+
+
+def main() -> None:
+    app()

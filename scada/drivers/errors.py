@@ -1,0 +1,32 @@
+"""The typed error tree at the hardware boundary. Third-party exceptions never pass above it."""
+
+from __future__ import annotations
+
+
+class DriverError(Exception):
+    """A device could not do what was asked. ``device`` names it; ``reason`` says why."""
+
+    def __init__(self, device: str, reason: str) -> None:
+        self.device = device
+        self.reason = reason
+        super().__init__(f"{device}: {reason}")
+
+
+class BusMissing(DriverError):
+    """The bus the layout names does not exist on this machine (no /dev/i2c-1, no serial port)."""
+
+
+class DeviceTimeout(DriverError):
+    """The device did not answer in time."""
+
+
+class DeviceGarbage(DriverError):
+    """The device answered with something that is not a reading (bad CRC, short read, 85 °C)."""
+
+
+class DeviceRefused(DriverError):
+    """The device answered with an error (a Modbus exception response, a NAK)."""
+
+
+class ReadBackMismatch(DriverError):
+    """A relay was written but reading it back shows the other state."""

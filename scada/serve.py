@@ -1,0 +1,109 @@
+"""``scada serve``: run the runtime headless until SIGTERM/SIGINT, switching houses on request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scada.api.server import ApiServerError
+from scada.clock import Clock, LoopClock, SystemClock, VirtualTimeLoop
+from scada.drivers.factory import DriverFamily, DriversUnavailable, build_devices
+from scada.layout import Layout, LayoutError, load_layout
+from scada.layout.houses import find_house, list_houses
+from scada.runtime import Runtime
+
+log = logging.getLogger("scada.serve")
+
+DEFAULT_HOUSE = "dw1.isone.nh.orange.1"
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    layout_path: Path
+    simulated: bool
+    socket_path: Path | None
+    data_dir: Path
+    drivers: DriverFamily
+    speed: float | None = None  # virtual seconds per real second; None = system clock
+
+
+class ServeError(Exception):
+    """``scada serve`` cannot start; the message is for the installer."""
+
+
+def run_serve(opts: ServeOptions) -> int:
+    """Run until stopped. Returns the process exit code."""
+    if opts.speed is not None:
+        speed = opts.speed
+        with asyncio.Runner(loop_factory=lambda: VirtualTimeLoop(speed)) as runner:
+            return runner.run(_serve(opts, virtual=True))
+    return asyncio.run(_serve(opts, virtual=False))
+
+
+async def _serve(opts: ServeOptions, *, virtual: bool) -> int:
+    clock: Clock = LoopClock(datetime.now(UTC)) if virtual else SystemClock()
+    path, simulated = opts.layout_path, opts.simulated
+    while True:
+        layout = _load(path)
+        runtime = _build(layout, path, simulated, opts, clock)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runtime.stop)
+        try:
+            outcome = await runtime.run()
+        except ApiServerError as e:
+            raise ServeError(str(e)) from None
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        if outcome.switch_to is None:
+            log.info("stopped")
+            return 0
+        log.info(
+            "switching to %s (%s)", outcome.switch_to, "simulated" if outcome.simulated else "REAL"
+        )
+        path, simulated = find_house(outcome.switch_to), outcome.simulated
+
+
+def _load(path: Path) -> Layout:
+    try:
+        return load_layout(path)
+    except LayoutError as e:
+        raise ServeError(str(e)) from None
+
+
+def _build(
+    layout: Layout, path: Path, simulated: bool, opts: ServeOptions, clock: Clock
+) -> Runtime:
+    family: DriverFamily = "memory" if simulated else opts.drivers
+    try:
+        devices = build_devices(layout, family, clock)
+    except DriversUnavailable as e:
+        raise ServeError(f"{layout.house.alias}: {e}") from None
+    return Runtime(
+        layout,
+        clock,
+        devices,
+        layout_path=path,
+        socket_path=opts.socket_path,
+        simulated=simulated or layout.simulated,
+        list_houses=_houses,
+    )
+
+
+def _houses() -> list[tuple[str, str, bool, str]]:
+    return [(h.alias, h.display_name, h.simulated, str(h.path)) for h in list_houses() if h.valid]
+
+
+def configure_logging(level: str) -> None:
+    """Logs go to stderr, one line each (journald adds its own timestamps under systemd)."""
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )

@@ -1,0 +1,169 @@
+"""Properties that hold whatever happens: safety of the interlocks, coherence of the modes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from control_support import ACTUATORS, ELT, ELT2, HP, LAYERS, OUTDOOR, PIPE, PUMP, SETTINGS, T0
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scada.control import hold as holds
+from scada.control import modes
+from scada.control.contract import Accept, ContractMessage, End, Heartbeat, Offer, Terminate
+from scada.control.interlocks import RelayRecord, apply
+from scada.control.modes import ModeState, Phase
+from scada.control.outcome import Step
+from scada.protocol import CommandSource, Mode, RelayState, Side
+
+NODES = [HP, PUMP, ELT, ELT2]
+temps = st.none() | st.floats(min_value=-20, max_value=120, allow_nan=False)
+states = st.sampled_from(list(RelayState))
+
+
+@given(
+    desired=st.dictionaries(st.sampled_from(NODES), states),
+    layers=st.tuples(temps, temps, temps),
+    pipe=temps,
+    outdoor=temps,
+    history=st.dictionaries(
+        st.sampled_from(NODES), st.tuples(states, st.floats(min_value=0, max_value=5000))
+    ),
+    source=st.sampled_from(list(CommandSource)),
+)
+def test_interlocks_never_let_an_element_heat_an_unsafe_tank(
+    *,
+    desired: dict[str, RelayState],
+    layers: tuple[float | None, float | None, float | None],
+    pipe: float | None,
+    outdoor: float | None,
+    history: dict[str, tuple[RelayState, float]],
+    source: CommandSource,
+) -> None:
+    now = T0 + timedelta(hours=2)
+    readings: dict[str, float | None] = {PIPE: pipe, OUTDOOR: outdoor}
+    readings.update(zip(LAYERS, layers, strict=True))
+    records = {n: RelayRecord(s, now - timedelta(seconds=ago)) for n, (s, ago) in history.items()}
+    final, overrides = apply(
+        desired,
+        source,
+        readings=readings,
+        relay_history=records,
+        actuators=ACTUATORS,
+        settings=SETTINGS,
+        now=now,
+    )
+
+    def effective(node: str) -> RelayState:
+        """What the relay does after this: the result, else it stays as it is."""
+        current = records[node].state if node in records else RelayState.OFF
+        return final.get(node, current)
+
+    unsafe = any(t is None or t >= SETTINGS.tank_max_c for t in layers)
+    for element in (ELT, ELT2):
+        if unsafe:
+            assert effective(element) is RelayState.OFF
+    if pipe is not None and pipe < SETTINGS.freeze_pipe_c:
+        assert effective(PUMP) is RelayState.ON
+    assert set(desired) <= set(final)
+    for o in overrides:
+        assert final[o.node] is o.forced
+        assert o.forced is not o.wanted
+
+
+op_kinds = st.sampled_from(
+    [
+        "tick",
+        "link_up",
+        "link_down",
+        "offer",
+        "accept",
+        "heartbeat",
+        "end",
+        "terminate",
+        "set_local",
+        "set_remote",
+        "take",
+        "keep",
+        "release",
+    ]
+)
+ops = st.lists(
+    st.tuples(
+        op_kinds,
+        st.floats(min_value=0, max_value=400),
+        st.sampled_from(["alice", "bob"]),
+        st.integers(min_value=0, max_value=9),
+    ),
+    max_size=40,
+)
+
+
+def _contract_msg(state: ModeState, kind: str, digit: int, index: int) -> ContractMessage:
+    cid = state.contract.contract_id if state.contract else "c0"
+    if kind == "offer":
+        return Offer(f"c{index}", T0, 7200 + 600 * index)
+    if kind == "accept":
+        return Accept(cid)
+    if kind == "heartbeat":
+        echo = state.contract.my_digit if state.contract else None
+        return Heartbeat(cid, digit, echo)
+    if kind == "end":
+        return End(cid)
+    return Terminate(cid, Side.ATN, "test")
+
+
+def _do(
+    state: ModeState, op: tuple[str, float, str, int], index: int, now_s: float
+) -> Step[ModeState]:
+    kind, _, who, digit = op
+    now = T0 + timedelta(seconds=now_s)
+    if kind == "tick":
+        return modes.tick(state, now, SETTINGS)
+    if kind == "link_up":
+        return modes.link_up(state, now, SETTINGS)
+    if kind == "link_down":
+        return modes.link_down(state, now, SETTINGS)
+    if kind in ("set_local", "set_remote"):
+        mode = Mode.LOCAL if kind == "set_local" else Mode.REMOTE
+        return modes.set_mode(state, who, mode, now, SETTINGS)
+    if kind == "take":
+        return modes.take_hold(state, who, 60.0 * (digit + 1), now, SETTINGS)
+    if kind == "keep":
+        return modes.keep_hold_alive(state, who, now, SETTINGS)
+    if kind == "release":
+        return modes.release_hold(state, who, now, SETTINGS)
+    return modes.contract_message(state, _contract_msg(state, kind, digit, index), now, SETTINGS)
+
+
+@given(ops)
+def test_modes_stay_coherent_whatever_happens(
+    sequence: list[tuple[str, float, str, int]],
+) -> None:
+    state = modes.initial(T0)
+    now_s = 0.0
+    for index, op in enumerate(sequence):
+        now_s += op[1]
+        now = T0 + timedelta(seconds=now_s)
+        step = _do(state, op, index, now_s)
+        if step.refusal is not None:
+            assert step.state is state
+            assert step.refusal.reason
+        state = step.state
+        boss = modes.boss(state, now)
+        assert boss in {CommandSource.ADMIN, CommandSource.ATN, CommandSource.HOME_ALONE}
+        held = holds.active(state.hold, now)
+        assert (boss is CommandSource.ADMIN) == (held is not None)
+        if held is not None:
+            assert held.remaining_s(now) <= SETTINGS.hold_cap_s
+        if step.ok:
+            problem = modes.lease_problem(state, now, SETTINGS)
+            if state.phase is Phase.REMOTE:
+                assert problem is None
+            if state.phase is Phase.LOCAL_AUTO:
+                assert problem is not None
+            if state.phase is Phase.REMOTE_GRACE:
+                assert (now - state.since).total_seconds() <= SETTINGS.contract_grace_s
+        if state.mode is Mode.REMOTE:
+            assert state.contract is not None
+            assert state.requested is Mode.REMOTE
