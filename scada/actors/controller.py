@@ -116,7 +116,8 @@ class Controller:
         while True:
             await self.control_once()
             try:
-                await asyncio.wait_for(self._wake.wait(), CONTROL_PERIOD_S)
+                async with asyncio.timeout(CONTROL_PERIOD_S):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -79,7 +79,8 @@ class RelayActor:
         self.ready = True
         while True:
             try:
-                job = await asyncio.wait_for(self._inbox.get(), VERIFY_PERIOD_S)
+                async with asyncio.timeout(VERIFY_PERIOD_S):
+                    job = await self._inbox.get()
             except TimeoutError:
                 await self._read_all()
                 continue
@@ -87,7 +88,8 @@ class RelayActor:
 
     async def _open_and_read(self) -> bool:
         try:
-            await asyncio.wait_for(self.board.open(), GUARD_S)
+            async with asyncio.timeout(GUARD_S):
+                await self.board.open()
         except DriverError as e:
             self._sink.device_failed(self.board.name, e.reason)
             return False
@@ -99,7 +101,8 @@ class RelayActor:
     async def _read_all(self) -> bool:
         try:
             for ch in self.channels:
-                energized = await asyncio.wait_for(self.board.read(ch), GUARD_S)
+                async with asyncio.timeout(GUARD_S):
+                    energized = await self.board.read(ch)
                 self._sink.coil_observed(self.board.name, ch, energized)
         except DriverError as e:
             self._sink.device_failed(self.board.name, e.reason)
@@ -112,8 +115,10 @@ class RelayActor:
 
     async def _apply(self, job: _Job) -> SwitchOutcome:
         try:
-            await asyncio.wait_for(self.board.write(job.channel, job.energized), GUARD_S)
-            seen = await asyncio.wait_for(self.board.read(job.channel), GUARD_S)
+            async with asyncio.timeout(GUARD_S):
+                await self.board.write(job.channel, job.energized)
+            async with asyncio.timeout(GUARD_S):
+                seen = await self.board.read(job.channel)
         except DriverError as e:
             self._sink.device_failed(self.board.name, e.reason)
             return SwitchOutcome(ok=False, energized=None, error=e.reason)

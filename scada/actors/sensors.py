@@ -71,7 +71,8 @@ class SensorActor:
 
     async def _try(self, op: Awaitable[None]) -> bool:
         try:
-            await asyncio.wait_for(op, self._guard_s)
+            async with asyncio.timeout(self._guard_s):
+                await op
         except DriverError as e:
             self._sink.device_failed(self.device.name, e.reason)
             return False
@@ -82,7 +83,8 @@ class SensorActor:
 
     async def _poll(self, due: list[str]) -> bool:
         try:
-            result = await asyncio.wait_for(self.device.read(due), self._guard_s)
+            async with asyncio.timeout(self._guard_s):
+                result = await self.device.read(due)
         except DriverError as e:
             self._sink.device_failed(self.device.name, e.reason)
             return False

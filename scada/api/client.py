@@ -233,7 +233,8 @@ class ApiClient:
             await asyncio.gather(self._task, return_exceptions=True)
         self._writer.close()
         try:
-            await asyncio.wait_for(self._writer.wait_closed(), 1.0)
+            async with asyncio.timeout(1.0):
+                await self._writer.wait_closed()
         except (TimeoutError, OSError):
             self._writer.transport.abort()
 

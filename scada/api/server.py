@@ -208,9 +208,8 @@ class ApiServer:
         if not stat.S_ISSOCK(st.st_mode):
             raise ApiServerError(f"{path} exists and is not a socket; refusing to replace it")
         try:
-            _, writer = await asyncio.wait_for(
-                asyncio.open_unix_connection(os.fspath(path)), PROBE_TIMEOUT_S
-            )
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                _, writer = await asyncio.open_unix_connection(os.fspath(path))
         except (ConnectionRefusedError, FileNotFoundError):
             log.info("removing stale socket %s (nothing answers on it)", path)
             _remove_stale(path)
@@ -312,7 +311,8 @@ class ApiServer:
         writer.write(frame(error_reply(None, code, message)))
         writer.close()
         try:
-            await asyncio.wait_for(writer.wait_closed(), CLOSE_GRACE_S)
+            async with asyncio.timeout(CLOSE_GRACE_S):
+                await writer.wait_closed()
         except TimeoutError:
             writer.transport.abort()
         except OSError:

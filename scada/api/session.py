@@ -304,7 +304,8 @@ class Session:
         else:
             self._writer.close()
         try:
-            await asyncio.wait_for(self._writer.wait_closed(), CLOSE_GRACE_S)
+            async with asyncio.timeout(CLOSE_GRACE_S):
+                await self._writer.wait_closed()
         except TimeoutError:
             transport.abort()
         except OSError:

@@ -22,8 +22,8 @@ from scada.protocol.readings import Reading
 from scada.protocol.snapshot import Snapshot
 
 T = TypeVar("T")
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SocketOpt = Annotated[
     Path | None,
@@ -128,7 +128,9 @@ def watch(
                 if count is not None and seen >= count:
                     return
             elif isinstance(payload, Snapshot):
-                out.print(f"[bold]snapshot[/] {payload.house_alias}: {len(payload.channels)} channels")
+                out.print(
+                    f"[bold]snapshot[/] {payload.house_alias}: {len(payload.channels)} channels"
+                )
             elif payload is not None:
                 out.print(f"[bold]{getattr(payload, 'type', '?')}[/] {_short(payload)}")
 
@@ -190,7 +192,9 @@ def mode(
         _fail(f"unknown mode '{new_mode}': use local or remote")
     result = _run(socket, lambda c: c.set_mode(target, operator))
     notes = result.get("notes") or []
-    out.print(f"mode: {result.get('mode', target.value)}" + (f" — {'; '.join(notes)}" if notes else ""))
+    out.print(
+        f"mode: {result.get('mode', target.value)}" + (f" — {'; '.join(notes)}" if notes else "")
+    )
 
 
 # ---------------------------------------------------------------------- helpers
