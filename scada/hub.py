@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from scada.protocol import EventKind, WireMessage
@@ -20,11 +19,23 @@ log = logging.getLogger(__name__)
 DEFAULT_QUEUE = 2048
 
 
-@dataclass(frozen=True, slots=True)
 class Event:
-    kind: EventKind
-    payload: WireMessage
-    at: datetime
+    """One published event. ``wire()`` renders it once and shares the bytes with every
+    subscriber, so three consoles cost one encoding, not three."""
+
+    __slots__ = ("_wire", "at", "kind", "payload")
+
+    def __init__(self, kind: EventKind, payload: WireMessage, at: datetime) -> None:
+        self.kind = kind
+        self.payload = payload
+        self.at = at
+        self._wire: bytes | None = None
+
+    def wire(self, render: Callable[[Event], bytes]) -> bytes:
+        """``render(self)``, computed on first use and cached."""
+        if self._wire is None:
+            self._wire = render(self)
+        return self._wire
 
 
 _CLOSED = object()

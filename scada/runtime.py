@@ -78,7 +78,7 @@ class Runtime:
         self.controller = Controller(self.house, self.relay_actors, uplink)
         self.statuses: list[Status] = []
         self.reporter = StatusReporter(self.house, self._deliver_status)
-        self.service = RuntimeService(self, list_houses or (lambda: []))
+        self.service = RuntimeService(self, list_houses or (list))
         self.socket_path = socket_path
         self._stop = asyncio.Event()
         self._outcome = RunOutcome()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from scada.api.server import ApiServerError
 from scada.clock import Clock, LoopClock, SystemClock, VirtualTimeLoop
-from scada.drivers.factory import DriverFamily, DriversUnavailable, build_devices
+from scada.drivers.factory import DriverFamily, DriversUnavailableError, build_devices
 from scada.layout import Layout, LayoutError, load_layout
 from scada.layout.houses import find_house, list_houses
 from scada.runtime import Runtime
@@ -83,7 +83,7 @@ def _build(
     family: DriverFamily = "memory" if simulated else opts.drivers
     try:
         devices = build_devices(layout, family, clock)
-    except DriversUnavailable as e:
+    except DriversUnavailableError as e:
         raise ServeError(f"{layout.house.alias}: {e}") from None
     return Runtime(
         layout,

@@ -1,1 +1,1 @@
-"""The simulator: simulated houses, the demo launcher and (later) house physics and a simulated ATN."""
+"""The simulator: simulated houses and the demo launcher."""

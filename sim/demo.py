@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         while not sock.exists():
             if server.poll() is not None:
                 print(
-                    f"the SCADA stopped at start (exit {server.returncode}):\n{log_path.read_text()}",
+                    f"the SCADA stopped at start (exit {server.returncode}):\n"
+                    f"{log_path.read_text()}",
                     file=sys.stderr,
                 )
                 return 1

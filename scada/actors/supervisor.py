@@ -68,7 +68,7 @@ class Supervisor:
                 await fn()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the supervisor is where any crash must stop
+            except Exception as exc:
                 if self._clock.monotonic() - started > STABLE_S:
                     backoff = FIRST_BACKOFF_S
                 rec.restarts += 1

@@ -122,7 +122,8 @@ def watch(
             payload = getattr(ev, "payload", None)
             if isinstance(payload, Reading):
                 out.print(
-                    f"{payload.read_at:%H:%M:%S} {payload.channel:<28} {payload.value:>10.3f} {payload.unit}"
+                    f"{payload.read_at:%H:%M:%S} {payload.channel:<28} "
+                    f"{payload.value:>10.3f} {payload.unit}"
                 )
                 seen += 1
                 if count is not None and seen >= count:
@@ -231,7 +232,8 @@ def _print_snapshot(s: Snapshot) -> None:
     )
     contract = f" | contract: {s.contract.status.value}" if s.contract else ""
     out.print(
-        f"[bold]{s.house_alias}[/] [{'yellow' if s.simulated else 'red'}]{kind}[/] | mode: {s.mode.value}"
+        f"[bold]{s.house_alias}[/] [{'yellow' if s.simulated else 'red'}]{kind}[/]"
+        f" | mode: {s.mode.value}"
         f"{contract}{hold_txt} | broker: {s.link.broker.value}, atn: {s.link.atn.value}"
     )
     t = Table("channel", "value", "unit", "age", "health", box=None)

@@ -2,22 +2,22 @@
 
 from scada.drivers.base import ChannelValue, RelayBoard, SensorDevice
 from scada.drivers.errors import (
-    BusMissing,
-    DeviceGarbage,
-    DeviceRefused,
-    DeviceTimeout,
+    BusMissingError,
+    DeviceGarbageError,
+    DeviceRefusedError,
+    DeviceTimeoutError,
     DriverError,
-    ReadBackMismatch,
+    ReadBackMismatchError,
 )
 
 __all__ = [
-    "BusMissing",
+    "BusMissingError",
     "ChannelValue",
-    "DeviceGarbage",
-    "DeviceRefused",
-    "DeviceTimeout",
+    "DeviceGarbageError",
+    "DeviceRefusedError",
+    "DeviceTimeoutError",
     "DriverError",
-    "ReadBackMismatch",
+    "ReadBackMismatchError",
     "RelayBoard",
     "SensorDevice",
 ]

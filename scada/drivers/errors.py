@@ -12,21 +12,21 @@ class DriverError(Exception):
         super().__init__(f"{device}: {reason}")
 
 
-class BusMissing(DriverError):
+class BusMissingError(DriverError):
     """The bus the layout names does not exist on this machine (no /dev/i2c-1, no serial port)."""
 
 
-class DeviceTimeout(DriverError):
+class DeviceTimeoutError(DriverError):
     """The device did not answer in time."""
 
 
-class DeviceGarbage(DriverError):
+class DeviceGarbageError(DriverError):
     """The device answered with something that is not a reading (bad CRC, short read, 85 °C)."""
 
 
-class DeviceRefused(DriverError):
+class DeviceRefusedError(DriverError):
     """The device answered with an error (a Modbus exception response, a NAK)."""
 
 
-class ReadBackMismatch(DriverError):
+class ReadBackMismatchError(DriverError):
     """A relay was written but reading it back shows the other state."""

@@ -22,7 +22,7 @@ class Devices:
     bench: MemoryBench | None = None
 
 
-class DriversUnavailable(Exception):
+class DriversUnavailableError(Exception):
     """The requested driver family cannot run here; the message says why and what to do."""
 
 
@@ -32,6 +32,6 @@ def build_devices(layout: Layout, family: DriverFamily, clock: Clock) -> Devices
         bench = MemoryBench(time_s=clock.monotonic)
         sensors, boards = memory_devices(layout, bench)
         return Devices(dict(sensors), dict(boards), bench)
-    raise DriversUnavailable(
+    raise DriversUnavailableError(
         "real hardware drivers are not part of this build yet; run with --sim (memory drivers)"
     )

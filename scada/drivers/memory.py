@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from scada.drivers.base import ChannelValue
-from scada.drivers.errors import DeviceTimeout, DriverError, ReadBackMismatch
+from scada.drivers.errors import DeviceTimeoutError, DriverError, ReadBackMismatchError
 from scada.layout import Channel, Layout
 
 
@@ -42,7 +42,7 @@ class MemoryBench:
         return round(mid + (hi - lo) * 0.02 * math.sin(self.time_s() / 600 + phase), 3)
 
     def fail(self, device: str, reason: str = "no answer") -> None:
-        self.device_faults[device] = DeviceTimeout(device, reason)
+        self.device_faults[device] = DeviceTimeoutError(device, reason)
 
     def heal(self, device: str) -> None:
         self.device_faults.pop(device, None)
@@ -122,4 +122,10 @@ def memory_devices(
     return sensors, boards
 
 
-__all__ = ["MemoryBench", "MemoryRelayBoard", "MemorySensor", "ReadBackMismatch", "memory_devices"]
+__all__ = [
+    "MemoryBench",
+    "MemoryRelayBoard",
+    "MemorySensor",
+    "ReadBackMismatchError",
+    "memory_devices",
+]

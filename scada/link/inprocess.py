@@ -10,8 +10,8 @@ import asyncio
 import logging
 
 from scada.link.base import UplinkHandler
-from scada.protocol.base import WireMessage
 from scada.protocol import ProtocolError, decode, encode
+from scada.protocol.base import WireMessage
 from scada.protocol.enums import LinkState
 
 log = logging.getLogger(__name__)

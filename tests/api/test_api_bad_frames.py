@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import TIMEOUT_S, RawConsole, serving, short_dir
+from tests.api.api_support import TIMEOUT_S, RawConsole, serving, short_dir
 
 from scada.api.client import ApiClient
 from scada.protocol import ErrorCode, Reply, Snapshot, encode

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import TIMEOUT_S, hello, reading, scripted_server, serving, short_dir
+from tests.api.api_support import TIMEOUT_S, hello, reading, scripted_server, serving, short_dir
 
 from scada.api.client import (
     ApiBadRequest,

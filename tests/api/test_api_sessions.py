@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 
 import pytest
-from api_support import TIMEOUT_S, RawConsole, log_line, reading, serving, short_dir
+from tests.api.api_support import TIMEOUT_S, RawConsole, log_line, reading, serving, short_dir
 
 from scada.api.client import ApiClient, ApiConnectError, ApiRefused, ApiTimeout, UnknownEvent
 from scada.protocol import (

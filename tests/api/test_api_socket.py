@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import FakeBackend, RawConsole, serving, short_dir
+from tests.api.api_support import FakeBackend, RawConsole, serving, short_dir
 
 from scada.api.backend import Peer
 from scada.api.client import ApiClient, ApiConnectError

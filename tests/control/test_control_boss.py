@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from control_support import ELT, HP, NODES, SETTINGS, T0, at, auto, grace, ok, pinned
-from control_support import remote as remote_state
+from tests.control.control_support import ELT, HP, NODES, SETTINGS, T0, at, auto, grace, ok, pinned
+from tests.control.control_support import remote as remote_state
 
 from scada.control import modes
 from scada.control.boss import authorize, describe_boss

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from control_support import SETTINGS, T0, at
+from tests.control.control_support import SETTINGS, T0, at
 
 from scada.control.contract import (
     TRANSITIONS,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from control_support import T0, at
+from tests.control.control_support import T0, at
 from hypothesis import given
 from hypothesis import strategies as st
 

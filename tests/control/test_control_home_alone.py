@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from control_support import (
+from tests.control.control_support import (
     ELT,
     ELT2,
     HP,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pytest
-from control_support import (
+from tests.control.control_support import (
     ACTUATORS,
     ELT,
     ELT2,

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from control_support import SETTINGS, T0, at, auto, grace, heartbeat, make_settings, ok, pinned
-from control_support import remote as remote_state
+from tests.control.control_support import SETTINGS, T0, at, auto, grace, heartbeat, make_settings, ok, pinned
+from tests.control.control_support import remote as remote_state
 
 from scada.control import modes
 from scada.control.contract import Accept, Heartbeat, Offer, Terminate
