@@ -82,12 +82,15 @@ class Runtime:
         self.socket_path = socket_path
         self._stop = asyncio.Event()
         self._outcome = RunOutcome()
-        for dev_name, dev in devices.sensors.items():
+        sensors = [
+            (n, d)
+            for n, d in devices.sensors.items()
+            if any(c.device == n for c in layout.channels)
+        ]
+        for i, (dev_name, dev) in enumerate(sensors):
             chans = [c for c in layout.channels if c.device == dev_name]
-            if chans:
-                self.supervisor.add(
-                    f"sensor:{dev_name}", SensorActor(dev, chans, clock, self.house).run
-                )
+            poller = SensorActor(dev, chans, clock, self.house, phase=i / len(sensors))
+            self.supervisor.add(f"sensor:{dev_name}", poller.run)
         for name, actor in self.relay_actors.items():
             self.supervisor.add(f"relay:{name}", actor.run)
         self.supervisor.add("controller", self.controller.run)

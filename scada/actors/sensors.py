@@ -34,8 +34,18 @@ class SensorSink(Protocol):
 
 
 class SensorActor:
+    """Polls one device. ``phase`` (0..1) offsets its schedule within the shortest sample
+    period, so the devices of a house spread their polls over the period instead of all
+    reading (and publishing) in the same instant."""
+
     def __init__(
-        self, device: SensorDevice, channels: Sequence[Channel], clock: Clock, sink: SensorSink
+        self,
+        device: SensorDevice,
+        channels: Sequence[Channel],
+        clock: Clock,
+        sink: SensorSink,
+        *,
+        phase: float = 0.0,
     ) -> None:
         if not channels:
             raise ValueError(f"sensor device {device.name} has no channels")
@@ -44,6 +54,7 @@ class SensorActor:
         self._clock = clock
         self._sink = sink
         self._guard_s = max(MIN_GUARD_S, 3 * min(c.sample_period_s for c in channels))
+        self._offset_s = (phase % 1.0) * min(c.sample_period_s for c in channels)
 
     async def run(self) -> None:
         retry = FIRST_RETRY_S
@@ -51,7 +62,10 @@ class SensorActor:
             await self._clock.sleep(retry)
             retry = min(retry * 2, MAX_RETRY_S)
         now = self._clock.monotonic()
+        # Read everything at once at start (a value should not wait a period), then keep to
+        # this device's phase.
         next_due = dict.fromkeys(self.channels, now)
+        first = True
         retry = FIRST_RETRY_S
         while True:
             now = self._clock.monotonic()
@@ -63,6 +77,9 @@ class SensorActor:
                         period = self.channels[name].sample_period_s
                         # Keep to the schedule, but never try to catch up on missed polls.
                         next_due[name] = max(next_due[name] + period, now)
+                        if first:
+                            next_due[name] += self._offset_s
+                    first = False
                 else:
                     for name in next_due:
                         next_due[name] = now + retry

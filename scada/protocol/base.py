@@ -81,13 +81,10 @@ def check_unique(names: list[str], what: str) -> None:
         raise ValueError(f"duplicate {what}: {', '.join(dupes)}")
 
 
-_CONFIG: Final = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
 class WirePart(BaseModel):
     """A frozen piece of a message; never sent alone, so it has no type or version."""
 
-    model_config = _CONFIG
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class WireMessage(BaseModel):
@@ -97,7 +94,7 @@ class WireMessage(BaseModel):
     ``version: Literal[1] = 1``; those two fields come first in the JSON.
     """
 
-    model_config = _CONFIG
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     type: str
     version: int
