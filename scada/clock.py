@@ -61,12 +61,20 @@ class LoopClock:
         self._start = start.astimezone(UTC)
         self._loop = loop or asyncio.get_running_loop()
         self._t0 = self._loop.time()
+        # On virtual time many callbacks run at one instant (a poll's readings, their events):
+        # the datetime of the last instant asked for is kept and handed out again.
+        self._last_t = self._t0
+        self._last_now = self._start
 
     def _loop_time(self) -> float:
         return self._loop.time() - self._t0
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=self._loop_time())
+        t = self._loop.time()
+        if t != self._last_t:
+            self._last_t = t
+            self._last_now = self._start + timedelta(seconds=t - self._t0)
+        return self._last_now
 
     def monotonic(self) -> float:
         return self._loop_time()

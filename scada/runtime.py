@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +61,7 @@ class Runtime:
         socket_path: Path | None = None,
         simulated: bool | None = None,
         list_houses: Callable[[], list[tuple[str, str, bool, str]]] | None = None,
+        extra_actors: Mapping[str, Callable[[], Awaitable[None]]] | None = None,
     ) -> None:
         self.layout = layout
         self.layout_path = layout_path
@@ -98,6 +99,9 @@ class Runtime:
         self.supervisor.add("sweeper", self._sweep)
         if uplink is not None:
             self.supervisor.add("uplink", lambda: uplink.run(self.controller.on_uplink))
+        for name, fn in (extra_actors or {}).items():
+            self.supervisor.add(name, fn)
+        self._missing = dict(devices.missing)
 
     async def run(self) -> RunOutcome:
         """Run until :meth:`stop` or :meth:`switch_house`; then cancel every actor cleanly."""
@@ -112,6 +116,8 @@ class Runtime:
             len(self.layout.actuators),
             f" on {self.socket_path}" if self.socket_path else "",
         )
+        for device, reason in self._missing.items():
+            self.house.device_failed(device, f"not started: {reason}")
         actors = asyncio.create_task(self.supervisor.run(), name="supervisor")
         stopper = asyncio.create_task(self._stop.wait(), name="stop")
         try:
@@ -122,6 +128,13 @@ class Runtime:
             await asyncio.gather(actors, stopper, return_exceptions=True)
             if server is not None:
                 await server.close()
+        if not self._stop.is_set() and not actors.cancelled():
+            # The actors ended by themselves: never pass that off as a clean stop.
+            failure = actors.exception()
+            if failure is not None:
+                log.critical("the runtime's actors failed; stopping", exc_info=failure)
+                raise failure
+            log.error("every actor of the runtime returned; stopping")
         return self._outcome
 
     def stop(self) -> None:

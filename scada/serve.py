@@ -12,6 +12,7 @@ from pathlib import Path
 
 from scada.api.server import ApiServerError
 from scada.clock import Clock, LoopClock, SystemClock, VirtualTimeLoop
+from scada.drivers.buses import Buses, Emulation, NoEmulatorError, SystemBuses, emulation
 from scada.drivers.factory import DriverFamily, DriversUnavailableError, build_devices
 from scada.layout import Layout, LayoutError, load_layout
 from scada.layout.houses import find_house, list_houses
@@ -28,7 +29,9 @@ class ServeOptions:
     simulated: bool
     socket_path: Path | None
     data_dir: Path
-    drivers: DriverFamily
+    drivers: (
+        DriverFamily  # memory: in-memory devices; real: real drivers (emulated buses with --sim)
+    )
     speed: float | None = None  # virtual seconds per real second; None = system clock
 
 
@@ -50,17 +53,24 @@ async def _serve(opts: ServeOptions, *, virtual: bool) -> int:
     path, simulated = opts.layout_path, opts.simulated
     while True:
         layout = _load(path)
-        runtime = _build(layout, path, simulated, opts, clock)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, runtime.stop)
+        emu = _emulation(layout, simulated, opts, clock)
+        if emu is not None:
+            await emu.start()
         try:
-            outcome = await runtime.run()
-        except ApiServerError as e:
-            raise ServeError(str(e)) from None
-        finally:
+            runtime = _build(layout, path, simulated, opts, clock, emu=emu)
+            loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
+                loop.add_signal_handler(sig, runtime.stop)
+            try:
+                outcome = await runtime.run()
+            except ApiServerError as e:
+                raise ServeError(str(e)) from None
+            finally:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+        finally:
+            if emu is not None:
+                await emu.stop()
         if outcome.switch_to is None:
             log.info("stopped")
             return 0
@@ -77,12 +87,32 @@ def _load(path: Path) -> Layout:
         raise ServeError(str(e)) from None
 
 
-def _build(
-    layout: Layout, path: Path, simulated: bool, opts: ServeOptions, clock: Clock
-) -> Runtime:
-    family: DriverFamily = "memory" if simulated else opts.drivers
+def _emulation(
+    layout: Layout, simulated: bool, opts: ServeOptions, clock: Clock
+) -> Emulation | None:
+    if not simulated or opts.drivers == "memory":
+        return None
+    workdir = opts.data_dir / "sim" / layout.house.alias
+    workdir.mkdir(parents=True, exist_ok=True)
     try:
-        devices = build_devices(layout, family, clock)
+        return emulation(layout, workdir, clock)
+    except NoEmulatorError as e:
+        raise ServeError(str(e)) from None
+
+
+def _build(
+    layout: Layout,
+    path: Path,
+    simulated: bool,
+    opts: ServeOptions,
+    clock: Clock,
+    *,
+    emu: Emulation | None,
+) -> Runtime:
+    family: DriverFamily = "memory" if opts.drivers == "memory" else "real"
+    buses: Buses | None = emu.buses if emu is not None else (None if simulated else SystemBuses())
+    try:
+        devices = build_devices(layout, family, clock, buses)
     except DriversUnavailableError as e:
         raise ServeError(f"{layout.house.alias}: {e}") from None
     return Runtime(
@@ -93,6 +123,7 @@ def _build(
         socket_path=opts.socket_path,
         simulated=simulated or layout.simulated,
         list_houses=_houses,
+        extra_actors={"simulator": emu.run} if emu is not None else None,
     )
 
 

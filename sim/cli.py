@@ -10,7 +10,7 @@ from sim import demo as demo_mod
 
 app = typer.Typer(
     name="sim",
-    help="GridWorks SpaceHeat simulator: simulated houses and the demo.",
+    help="GridWorks SpaceHeat simulator: simulated houses, the simulated ATN and the demo.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -31,6 +31,21 @@ def demo(
     if speed:
         args += ["--speed", str(speed)]
     raise typer.Exit(demo_mod.main(args))
+
+
+@app.command()
+def atn(
+    house: Annotated[
+        str, typer.Option("--house", help="Alias of the house whose SCADA the ATN dispatches.")
+    ] = "dw1.isone.nh.orange.1",
+    broker: Annotated[
+        str | None, typer.Option("--broker", help="MQTT broker HOST[:PORT] the SCADA uses.")
+    ] = None,
+) -> None:
+    """Run the simulated ATN on its own, against a SCADA reached through an MQTT broker."""
+    from sim.atn import standalone  # noqa: PLC0415 - keeps `sim demo` from importing the ATN
+
+    raise typer.Exit(standalone.main(house, broker))
 
 
 @app.callback()

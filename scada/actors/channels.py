@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from scada.layout import Channel, Layout
 from scada.protocol import ChannelHealth
@@ -48,6 +48,10 @@ class ChannelBook:
 
     def __init__(self, layout: Layout) -> None:
         self.states: dict[str, ChannelState] = {c.name: ChannelState(c) for c in layout.channels}
+        self._stale_after = [
+            (st, timedelta(seconds=STALE_AFTER_PERIODS * st.spec.sample_period_s))
+            for st in self.states.values()
+        ]
 
     def record(self, name: str, value: float, at: datetime) -> HealthChange | None:
         """Take a reading. An implausible value is kept out of the window and marks the channel."""
@@ -82,11 +86,12 @@ class ChannelBook:
     def sweep(self, now: datetime) -> list[HealthChange]:
         """Mark channels stale that have been silent for too long."""
         out: list[HealthChange] = []
-        for st in self.states.values():
+        for st, limit in self._stale_after:
             if st.health is not ChannelHealth.OK or st.last_good_at is None:
                 continue
-            silent_s = (now - st.last_good_at).total_seconds()
-            if silent_s > STALE_AFTER_PERIODS * st.spec.sample_period_s:
+            silent = now - st.last_good_at
+            if silent > limit:
+                silent_s = silent.total_seconds()
                 change = self._set(st, ChannelHealth.STALE, f"no reading for {silent_s:.0f} s", now)
                 if change is not None:
                     out.append(change)

@@ -148,7 +148,19 @@ class Controller:
         return await self.command(cmd, who=operator)
 
     async def command(self, cmd: ActuatorCommand, *, who: str) -> CommandResult:
-        """Authorize, interlock and carry out ``cmd``; the result says what became of it."""
+        """Authorize, interlock and carry out ``cmd``; the result says what became of it.
+
+        Serialised with the control pass, so a pass decided a moment earlier cannot switch the
+        relay back behind the command's back. A command refused by an interlock is not
+        remembered: it is not carried out later, when the interlock lets go.
+        """
+        async with self._apply_lock:
+            result, forced = await self._command(cmd, who)
+        if forced:
+            await self._apply(self.clock.now())
+        return result
+
+    async def _command(self, cmd: ActuatorCommand, who: str) -> tuple[CommandResult, bool]:
         now = self.clock.now()
         self._step(m.tick(self.state, now, self.settings), now, "time")
         refusal = authorize(
@@ -166,15 +178,8 @@ class Controller:
         if refusal is not None:
             result = self._result(cmd, CommandOutcome.REFUSED, refusal.reason)
             self.house.record_audit(who, "set_relay", cmd.target, "refused", refusal.reason)
-            return result
+            return result, False
         assert relay is not None
-        if cmd.source is CommandSource.ADMIN:
-            self._admin_wants[cmd.target] = cmd.state
-        elif cmd.source is CommandSource.ATN:
-            self._atn_wants[cmd.target] = (
-                cmd.state,
-                cmd.expires_at or now + timedelta(seconds=ATN_COMMAND_TTL_S),
-            )
         final, overrides = self._interlocked({cmd.target: cmd.state}, cmd.source, now)
         forced = next((o for o in overrides if o.node == cmd.target), None)
         if forced is not None:
@@ -182,14 +187,20 @@ class Controller:
                 cmd, CommandOutcome.REFUSED, forced.reason, interlock=forced.interlock.value
             )
             self.house.record_audit(who, "set_relay", cmd.target, "refused", forced.reason)
-            await self._apply(now)
-            return result
+            return result, True
+        if cmd.source is CommandSource.ADMIN:
+            self._admin_wants[cmd.target] = cmd.state
+        elif cmd.source is CommandSource.ATN:
+            self._atn_wants[cmd.target] = (
+                cmd.state,
+                cmd.expires_at or now + timedelta(seconds=ATN_COMMAND_TTL_S),
+            )
         outcome, reason = await self._switch(cmd.target, final.get(cmd.target, cmd.state), now)
         result = self._result(cmd, outcome, reason)
         self.house.record_audit(
             who, f"set_relay {cmd.state.value}", cmd.target, outcome.value, reason
         )
-        return result
+        return result, False
 
     def take_hold(self, operator: str, minutes: float) -> Step[ModeState]:
         now = self.clock.now()
@@ -241,6 +252,9 @@ class Controller:
     async def on_uplink(self, msg: WireMessage) -> None:
         """A message from the ATN. Anything unexpected is logged and answered, never raised."""
         now = self.clock.now()
+        # A message through the link proves it is up: note that before the message itself, so
+        # a heartbeat arriving right after an outage counts as the fresh heartbeat it is.
+        self._track_link(now)
         if isinstance(msg, ContractHeartbeat):
             self._contract_in(msg, now)
         elif isinstance(msg, ActuatorCommand):
@@ -307,15 +321,25 @@ class Controller:
             self._atn_wants.clear()
         if before.hold is not None and self.state.hold is None:
             why = HoldEndReason.EXPIRED if before.hold.expired(now) else HoldEndReason.RELEASED
+            ended_at = before.hold.until if why is HoldEndReason.EXPIRED else now
             self.house.publish(
                 EventKind.HOLD,
                 HoldEnded(
                     operator=before.hold.operator,
-                    ended_at=now,
+                    ended_at=ended_at,
                     reason=why,
                     resumed_mode=self.state.mode,
                 ),
             )
+            if why is HoldEndReason.EXPIRED:
+                # A release is audited where it is asked for; an expiry has no caller.
+                self.house.record_audit(
+                    before.hold.operator,
+                    "hold_expired",
+                    None,
+                    "ended",
+                    f"admin {before.hold.describe()}; {self.state.mode.value} control resumes",
+                )
             self._admin_wants.clear()
             self.wake()
         if before.contract != self.state.contract and self.state.contract is not None:
@@ -399,10 +423,17 @@ class Controller:
         if boss is CommandSource.ATN:
             live = {n: s for n, (s, exp) in self._atn_wants.items() if exp is None or exp > now}
             return boss, live
-        commanded = {n: r.commanded for n, r in self.relays.items() if r.commanded is not None}
+        # Hysteresis runs from what each relay was last told, or, before the first command
+        # (just after a restart), from what it reads back: a restart must not stop a charging
+        # heat pump or a running circulator that are inside their dead bands.
+        current = {
+            n: state
+            for n, r in self.relays.items()
+            if (state := r.commanded if r.commanded is not None else r.observed) is not None
+        }
         inputs = HomeAloneInputs(
             readings=self.house.book.fresh_values(),
-            relays=commanded,
+            relays=current,
             heat_pump_available=self._heat_pump_ok(),
         )
         return boss, dict(decide(inputs, self.settings, now).desired)

@@ -57,7 +57,17 @@ class HouseState:
         self.coils: dict[tuple[str, int], bool] = {}
         self.recent: deque[EventFrame] = deque(maxlen=RECENT_EVENTS)
         self.audit: deque[AuditEntry] = deque(maxlen=AUDIT_ENTRIES)
-        self._channels = {c.name: c for c in layout.channels}
+        # Channels that went bad only because their whole device failed: the device's problem
+        # reports them (once, not once per channel), and its recovery reports them back.
+        self._muted: set[str] = set()
+        # Per channel, worked out once (a house reads tens of channels a second): node alias, unit
+        # and, for power channels, the change that triggers a power report.
+        self._meta = {c.name: (c.node, c.unit.value) for c in layout.channels}
+        self._power_threshold_w = {
+            c.name: layout.control.power_report_share * _nameplate(layout, c.node)
+            for c in layout.channels
+            if c.quantity.value == "power"
+        }
         self._power_sent: dict[str, float] = {}
         self._power_seq = 0
         self.on_power: Callable[[PowerReading], None] | None = None
@@ -72,23 +82,31 @@ class HouseState:
             self._health_changed(change)
         if self.book.states[channel].health is not ChannelHealth.OK:
             return
-        spec = self._channels[channel]
+        node, unit = self._meta[channel]
         self.publish(
             EventKind.READING,
-            Reading(
-                channel=channel, node=spec.node, value=value, unit=spec.unit.value, read_at=now
-            ),
+            Reading(channel=channel, node=node, value=value, unit=unit, read_at=now),
             remember=False,
+            at=now,
         )
-        if spec.quantity.value == "power":
+        if channel in self._power_threshold_w:
             self._maybe_power(channel, value, now)
 
     def channel_fault(self, channel: str, reason: str) -> None:
-        change = self.book.fault(channel, reason, self.clock.now())
+        now = self.clock.now()
+        change = self.book.fault(channel, reason, now)
+        if change is None and channel in self._muted:
+            # Its device answers again but this channel does not: a fault of its own now.
+            change = HealthChange(
+                channel, ChannelHealth.DEVICE_FAILING, ChannelHealth.DEVICE_FAILING, reason, now
+            )
         if change is not None:
             self._health_changed(change)
 
     def device_ok(self, device: str) -> None:
+        st = self.devices.devices.get(device)
+        if st is not None and st.state is DeviceHealthState.OK:
+            return  # the common case, every poll: nothing to record
         t = self.devices.ok(device, self.clock.now())
         if t is not None:
             self._device_changed(t)
@@ -99,7 +117,10 @@ class HouseState:
         if t is not None:
             self._device_changed(t)
             for change in self.book.device_failing(device, reason, now):
-                self._health_changed(change)
+                if change.old in (ChannelHealth.OK, ChannelHealth.NEVER_READ):
+                    self._muted.add(change.channel)  # the device problem above says it
+                else:
+                    self._health_changed(change)
 
     # ------------------------------------------------------------- sink: relays
     def coil_observed(self, board: str, channel: int, energized: bool) -> None:
@@ -114,9 +135,16 @@ class HouseState:
             self._health_changed(change)
 
     # ------------------------------------------------------------------ events
-    def publish(self, kind: EventKind, payload: WireMessage, *, remember: bool = True) -> None:
+    def publish(
+        self,
+        kind: EventKind,
+        payload: WireMessage,
+        *,
+        remember: bool = True,
+        at: datetime | None = None,
+    ) -> None:
         """Push ``payload`` to subscribers; ``remember`` keeps it in the recent-events ring."""
-        now = self.clock.now()
+        now = self.clock.now() if at is None else at
         self.hub.publish(kind, payload, now)
         if remember:
             self.recent.append(EventFrame(event=kind, payload=payload, at=now))
@@ -198,14 +226,13 @@ class HouseState:
 
     # ----------------------------------------------------------------- private
     def _health_changed(self, c: HealthChange) -> None:
-        if c.new is ChannelHealth.OK and c.old is ChannelHealth.NEVER_READ:
-            return
-        if c.new is ChannelHealth.DEVICE_FAILING:
-            return  # the device problem already says it; one report per fault, not per channel
+        muted = c.channel in self._muted
+        self._muted.discard(c.channel)
+        if c.new is ChannelHealth.OK and (c.old is ChannelHealth.NEVER_READ or muted):
+            return  # a first reading, or back with its device (whose recovery says so)
         kind, severity = _PROBLEM_OF.get(c.new, (ProblemKind.SENSOR_STALE, Severity.WARNING))
-        summary = f"{c.channel} {c.new.value.replace('_', ' ')}" + (
-            f": {c.reason}" if c.reason else ""
-        )
+        what = "not read" if c.new is ChannelHealth.DEVICE_FAILING else c.new.value
+        summary = f"{c.channel} {what.replace('_', ' ')}" + (f": {c.reason}" if c.reason else "")
         if c.new is ChannelHealth.OK:
             summary = f"{c.channel} reading again after {c.old.value.replace('_', ' ')}"
         log.log(
@@ -231,25 +258,26 @@ class HouseState:
             )
 
     def _maybe_power(self, channel: str, value: float, now: datetime) -> None:
-        node = self.layout.node(self._channels[channel].node)
-        nameplate = node.nameplate_power_w or _house_nameplate(self.layout)
-        threshold = self.layout.control.power_report_share * nameplate
         last = self._power_sent.get(channel)
-        if last is not None and abs(value - last) <= threshold:
+        if last is not None and abs(value - last) <= self._power_threshold_w[channel]:
             return
         self._power_sent[channel] = value
         self._power_seq += 1
         msg = PowerReading(
             channel=channel,
-            node=node.alias,
+            node=self._meta[channel][0],
             power_w=value,
             read_at=now,
             seq=self._power_seq,
             boot_id=self.boot_id,
         )
-        self.publish(EventKind.READING, msg, remember=False)
+        self.publish(EventKind.READING, msg, remember=False, at=now)
         if self.on_power is not None:
             self.on_power(msg)
+
+
+def _nameplate(layout: Layout, node: str) -> float:
+    return layout.node(node).nameplate_power_w or _house_nameplate(layout)
 
 
 def _house_nameplate(layout: Layout) -> float:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from scada.clock import Clock
-from scada.drivers import DriverError, RelayBoard
+from scada.drivers import DriverError, ReadBackMismatchError, RelayBoard
 
 INBOX = 64
 VERIFY_PERIOD_S = 30.0
@@ -60,7 +60,12 @@ class RelayActor:
         self.ready = False
 
     async def switch(self, channel: int, energized: bool) -> SwitchOutcome:
-        """Queue a switch and wait for its read-back. A full inbox fails at once, never blocks."""
+        """Queue a switch and wait for its read-back. A full inbox fails at once, never blocks;
+        so does a board that has not answered yet (it is retried with back-off meanwhile)."""
+        if not self.ready:
+            return SwitchOutcome(
+                ok=False, energized=None, error=f"{self.board.name} is not answering"
+            )
         job = _Job(channel, energized)
         try:
             self._inbox.put_nowait(job)
@@ -119,6 +124,11 @@ class RelayActor:
                 await self.board.write(job.channel, job.energized)
             async with asyncio.timeout(GUARD_S):
                 seen = await self.board.read(job.channel)
+        except ReadBackMismatchError as e:
+            # The board answered: it is alive, but the relay did not follow (a stuck contact,
+            # a coil without its supply). That is this relay's failure, not the board's.
+            self._sink.device_ok(self.board.name)
+            return SwitchOutcome(ok=False, energized=None, error=e.reason)
         except DriverError as e:
             self._sink.device_failed(self.board.name, e.reason)
             return SwitchOutcome(ok=False, energized=None, error=e.reason)

@@ -23,12 +23,22 @@ class StatusReporter:
         self._deliver = deliver
         self.seq = 0
         self.last: Status | None = None
+        self._last_boundary: datetime | None = None
 
     async def run(self) -> None:
         period = self._house.layout.control.status_period_s
+        clock = self._house.clock
         while True:
-            boundary = next_boundary(self._house.clock.now(), period)
-            await sleep_until(self._house.clock, boundary)
+            boundary = next_boundary(clock.now(), period)
+            if self._last_boundary is not None and boundary <= self._last_boundary:
+                # Woken a hair early, or the wall clock stepped back: each slot goes out once.
+                boundary = self._last_boundary + timedelta(seconds=period)
+            # Sleeps run on the loop's clock, slots on the wall clock, and the two drift apart
+            # (NTP slews the wall clock): sleep until the wall clock itself is at the boundary,
+            # so no reading of the slot is left behind for the next one.
+            while clock.now() < boundary:
+                await sleep_until(clock, boundary)
+            self._last_boundary = boundary
             self.emit(boundary - timedelta(seconds=period), period)
 
     def emit(self, slot_start: datetime, period: int) -> Status:

@@ -84,6 +84,7 @@ class SensorActor:
                     for name in next_due:
                         next_due[name] = now + retry
                     retry = min(retry * 2, MAX_RETRY_S)
+            _raise_if_cancelled()
             await self._clock.sleep(min(next_due.values()) - self._clock.monotonic())
 
     async def _try(self, op: Awaitable[None]) -> bool:
@@ -118,3 +119,14 @@ class SensorActor:
             else:
                 self._sink.reading(name, float(value))
         return True
+
+
+def _raise_if_cancelled() -> None:
+    """Honour a cancellation that a driver's library swallowed.
+
+    Some libraries catch ``CancelledError`` inside their I/O; the task's pending cancellation
+    count still says we were asked to stop, and a shutdown must never hang on it.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

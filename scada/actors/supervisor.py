@@ -64,18 +64,33 @@ class Supervisor:
         rec = self.records[name]
         while True:
             started = self._clock.monotonic()
+            crash: BaseException
             try:
                 await fn()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if self._clock.monotonic() - started > STABLE_S:
-                    backoff = FIRST_BACKOFF_S
-                rec.restarts += 1
-                rec.last_error = f"{type(exc).__name__}: {exc}"
+            except asyncio.CancelledError as exc:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise  # we are being stopped: not a crash
+                # Nobody cancelled us: a CancelledError leaking out of the actor (a cancelled
+                # future it awaited). Letting it through would end the actor silently forever.
+                crash = exc
+                backoff = self._after_crash(started, backoff)
                 log.exception("actor %s crashed; restarting in %.1f s", name, backoff)
-                self._on_restart(name, exc, backoff)
-                await self._clock.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            except Exception as exc:
+                crash = exc
+                backoff = self._after_crash(started, backoff)
+                log.exception("actor %s crashed; restarting in %.1f s", name, backoff)
             else:
                 return
+            rec.restarts += 1
+            rec.last_error = f"{type(crash).__name__}: {crash}"
+            try:
+                self._on_restart(name, crash, backoff)
+            except Exception:
+                log.exception("reporting the crash of actor %s failed", name)
+            await self._clock.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    def _after_crash(self, started: float, backoff_s: float) -> float:
+        """The back-off before a restart: reset to the first after a stable run."""
+        return FIRST_BACKOFF_S if self._clock.monotonic() - started > STABLE_S else backoff_s

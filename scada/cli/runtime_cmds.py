@@ -62,6 +62,13 @@ def serve(
     log_level: Annotated[
         str, typer.Option("--log-level", help="debug, info, warning or error.")
     ] = "info",
+    drivers: Annotated[
+        str,
+        typer.Option(
+            "--drivers",
+            help="real: real drivers (on emulated buses with --sim); memory: in-memory devices.",
+        ),
+    ] = "real",
 ) -> None:
     """Run the SCADA headless until SIGTERM or Ctrl-C."""
     from scada.layout.houses import find_house
@@ -76,6 +83,10 @@ def serve(
     except LayoutError as e:
         _fail(str(e))
     simulated = sim or (house is None and layout is None)
+    if drivers not in {"real", "memory"}:
+        _fail(f"unknown driver family '{drivers}': use real or memory")
+    if drivers == "memory" and not simulated:
+        _fail("--drivers memory runs a house on in-memory devices; it needs --sim")
     if speed is not None and not simulated:
         _fail("--speed runs a simulated house faster than real time; it needs --sim")
     opts = ServeOptions(
@@ -83,7 +94,7 @@ def serve(
         simulated=simulated,
         socket_path=socket or default_socket_path(),
         data_dir=data_dir or data_dir_default(),
-        drivers="real",
+        drivers="memory" if drivers == "memory" else "real",
         speed=speed,
     )
     try:

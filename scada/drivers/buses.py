@@ -8,7 +8,7 @@ pymodbus server on 127.0.0.1 and gpiozero mock pins — so a simulated house run
 driver code as a real one.
 
 The simulator lives in the ``sim`` package, which ``scada`` never imports. It registers its
-provider under the entry-point group :data:`ENTRY_POINT_GROUP`; :func:`emulated_buses` finds it
+provider under the entry-point group :data:`ENTRY_POINT_GROUP`; :func:`emulation` finds it
 by name at run time (dependency inversion: ``scada`` owns the seam, ``sim`` plugs into it).
 """
 
@@ -19,6 +19,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
+from scada.clock import Clock
 from scada.drivers.errors import BusMissingError
 from scada.layout import Layout
 
@@ -43,6 +44,10 @@ class SMBusLike(Protocol):
     def read_byte(self, i2c_addr: int) -> int: ...
 
     def write_byte(self, i2c_addr: int, value: int) -> None: ...
+
+    def i2c_rdwr(self, *i2c_msgs: Any) -> None:
+        """Combined raw transfers (the PCF8575 has no registers: plain two-byte reads)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -112,22 +117,39 @@ class SystemBuses:
         return None
 
 
-class BusProvider(Protocol):
-    """What the ``gwscada.buses`` entry point returns: emulated buses for a layout."""
+class Emulation(Protocol):
+    """A simulated machine for one house: its emulated buses and what drives their values.
 
-    def __call__(self, layout: Layout) -> Buses: ...
+    ``start()`` brings the emulators up (Modbus servers on 127.0.0.1, a 1-Wire tree), ``run()``
+    keeps their values moving with the simulated house until cancelled, ``stop()`` tears them
+    down. The simulator sees the relays through the emulated chips themselves.
+    """
+
+    buses: Buses
+
+    async def start(self) -> None: ...
+
+    async def run(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class EmulationProvider(Protocol):
+    """What the ``gwscada.buses`` entry point loads."""
+
+    def __call__(self, layout: Layout, workdir: Path, clock: Clock) -> Emulation: ...
 
 
 class NoEmulatorError(Exception):
     """No package provides emulated buses (the ``sim`` package is not installed)."""
 
 
-def emulated_buses(layout: Layout, name: str = "sim") -> Buses:
-    """Emulated buses for ``layout`` from the provider registered as ``name``."""
+def emulation(layout: Layout, workdir: Path, clock: Clock, name: str = "sim") -> Emulation:
+    """A simulated machine for ``layout`` from the provider registered as ``name``."""
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
-            provider: BusProvider = ep.load()
-            return provider(layout)
+            provider: EmulationProvider = ep.load()
+            return provider(layout, workdir, clock)
     raise NoEmulatorError(
         f"no bus emulator '{name}' is installed (entry point group {ENTRY_POINT_GROUP}); "
         "install the project with its sim package"

@@ -31,15 +31,21 @@ class MemoryBench:
     relays: dict[tuple[str, int], bool] = field(default_factory=dict)
     stuck_relays: set[tuple[str, int]] = field(default_factory=set)
     writes: list[tuple[str, int, bool]] = field(default_factory=list)
+    _shapes: dict[str, tuple[float, float, float]] = field(default_factory=dict, repr=False)
 
     def signal(self, ch: Channel) -> float:
         """A plausible value for ``ch``: mid-range with a slow wobble, or the value set for it."""
-        if ch.name in self.values:
-            return self.values[ch.name]
-        lo, hi = ch.plausible_range
-        mid = lo + (hi - lo) * (0.15 if ch.quantity.value in {"power", "flow"} else 0.45)
-        phase = (sum(map(ord, ch.name)) % 97) / 97 * 2 * math.pi
-        return round(mid + (hi - lo) * 0.02 * math.sin(self.time_s() / 600 + phase), 3)
+        value = self.values.get(ch.name)
+        if value is not None:
+            return value
+        shape = self._shapes.get(ch.name)
+        if shape is None:
+            lo, hi = ch.plausible_range
+            mid = lo + (hi - lo) * (0.15 if ch.quantity.value in {"power", "flow"} else 0.45)
+            phase = (sum(map(ord, ch.name)) % 97) / 97 * 2 * math.pi
+            shape = self._shapes[ch.name] = (mid, (hi - lo) * 0.02, phase)
+        mid, amplitude, phase = shape
+        return round(mid + amplitude * math.sin(self.time_s() / 600 + phase), 3)
 
     def fail(self, device: str, reason: str = "no answer") -> None:
         self.device_faults[device] = DeviceTimeoutError(device, reason)

@@ -91,6 +91,7 @@ def cross_check(layout: Layout, file: str) -> list[LayoutProblem]:
     _actuators(c, layout)
     _gpio_pins(c, layout)
     _control(c, layout)
+    _simulation(c, layout)
     return c.problems
 
 
@@ -389,6 +390,34 @@ def _control(c: _Collector, layout: Layout) -> None:
     dup = [n for n, k in Counter(ctl.boost_elements).items() if k > 1]
     for n in dup:
         c.add("control.boost_elements", f"'{n}' is listed twice")
+
+
+def _simulation(c: _Collector, layout: Layout) -> None:
+    sim = layout.simulation
+    if sim is None:
+        return
+    sensors = len(layout.control.tank_layers)
+    layers = sim.tank_layer_count(sensors)
+    if layers < sensors:
+        c.add(
+            "simulation.tank_layers",
+            f"{layers} layers cannot hold the {sensors} tank sensors of control.tank_layers",
+        )
+    if sim.boost_element_layers is None:
+        return
+    elements = len(layout.control.boost_elements)
+    if len(sim.boost_element_layers) != elements:
+        c.add(
+            "simulation.boost_element_layers",
+            f"gives {len(sim.boost_element_layers)} layers for the {elements} "
+            "control.boost_elements; give one per element",
+        )
+    for i, layer in enumerate(sim.boost_element_layers):
+        if layer >= layers:
+            c.add(
+                f"simulation.boost_element_layers[{i}]",
+                f"layer {layer} is not in the {layers}-layer tank (0 = top, {layers - 1} = bottom)",
+            )
 
 
 def _channel_ref(
