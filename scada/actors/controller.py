@@ -61,6 +61,7 @@ from scada.protocol.enums import (
     Severity,
     Side,
 )
+from scada.protocol.events import ProblemEvent
 from scada.protocol.readings import PowerReading, Status
 from scada.protocol.snapshot import ActuatorSnapshot
 from scada.protocol.uplink import SnapshotRequest
@@ -109,7 +110,7 @@ class Controller:
         self._last_heartbeat_sent: datetime | None = None
         house.on_coil = self._coil_observed
         house.on_power = self._power
-        house.on_problem = self._send_up
+        house.on_problem = self._problem
 
     # ------------------------------------------------------------------- loop
     async def run(self) -> None:
@@ -364,7 +365,7 @@ class Controller:
         c = hb.contract
         msg: ContractMessage
         if c.status is ContractStatus.OFFERED:
-            msg = Offer(c.contract_id, c.start, float(c.duration_s))
+            msg = Offer(c.contract_id, c.start, float(c.duration_s), hb.my_digit)
         elif c.status is ContractStatus.ACTIVE:
             msg = Heartbeat(c.contract_id, hb.my_digit, hb.your_last_digit)
         elif c.status is ContractStatus.ENDED:
@@ -392,10 +393,9 @@ class Controller:
         c = self.state.contract
         if c is None or c.status is not ContractStatus.ACTIVE or self.uplink is None:
             return
-        if (
-            self._last_heartbeat_sent
-            and (now - self._last_heartbeat_sent).total_seconds() < HEARTBEAT_PERIOD_S
-        ):
+        recent = [t for t in (self._last_heartbeat_sent, c.last_heard) if t is not None]
+        # Each ATN heartbeat is answered at once; this one is only for a quiet ATN.
+        if recent and (now - max(recent)).total_seconds() < HEARTBEAT_PERIOD_S:
             return
         self._send_heartbeat(now, echo=c.atn_digit)
 
@@ -557,6 +557,10 @@ class Controller:
             self._publish_actuator(relay)
         self.house.publish(EventKind.ACTUATOR, result)
         return result
+
+    def _problem(self, msg: ProblemEvent) -> None:
+        if self.state.mode is Mode.REMOTE:
+            self._send_up(msg)
 
     def _power(self, msg: PowerReading) -> None:
         if self.state.mode is Mode.REMOTE:

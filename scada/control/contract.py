@@ -135,6 +135,7 @@ class Offer:
     contract_id: str
     start: datetime
     duration_s: float
+    atn_digit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +277,7 @@ def _offer(contract: Contract | None, msg: Offer, now: datetime) -> Step[Contrac
         status_since=now,
         last_heard=now,
         cause="offered by the ATN",
+        atn_digit=msg.atn_digit if msg.atn_digit is not None and 0 <= msg.atn_digit <= 9 else None,
     )
     note = f"contract {fresh.contract_id} offered for {hhmm(fresh.start)}-{hhmm(fresh.end)}"
     if contract is not None and contract.status is _S.OFFERED:

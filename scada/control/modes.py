@@ -49,7 +49,7 @@ from scada.control.contract import Contract, ContractMessage
 from scada.control.hold import Hold
 from scada.control.outcome import Step, check_now, hhmm, refuse, seconds
 from scada.layout import ControlSettings
-from scada.protocol import CommandSource, ContractStatus, Mode
+from scada.protocol import CommandSource, ContractStatus, Mode, Side
 
 
 class Phase(StrEnum):
@@ -309,6 +309,16 @@ def _reconcile(
     # from the tick that noticed it; never from before the phase began.
     cur = _fire(state, _E.LEASE_LOST, max(at, state.since), why, notes)
     grace_s = settings.contract_grace_s
+    c = state.contract
+    if (
+        cur.phase is Phase.REMOTE_GRACE
+        and c is not None
+        and c.status is ContractStatus.TERMINATED
+        and c.terminated_by is Side.ATN
+    ):
+        # The grace bridges blips and back-to-back contracts; an ATN that says it is done
+        # is done, and the house goes back to home-alone now.
+        return _fire(cur, _E.GRACE_OVER, now, f"{why}; the ATN ended it", notes)
     if cur.phase is Phase.REMOTE_GRACE and (now - cur.since).total_seconds() > grace_s:
         why = f"{why}, for more than contract_grace_s ({grace_s:g} s)"
         cur = _fire(cur, _E.GRACE_OVER, now, why, notes)

@@ -229,3 +229,9 @@ def test_status_changes_are_noted() -> None:
     c, _ = contract_in(S.OFFERED)
     step = handle(c, Accept("c1"), at(1))
     assert step.notes == ("contract c1 offered -> active: accepted by the SCADA",)
+
+
+def test_an_offer_records_the_atn_digit_so_the_first_heartbeat_echoes_it() -> None:
+    step = handle(None, Offer("c9", at(0), 3600, atn_digit=7), at(0))
+    assert step.state is not None
+    assert step.state.atn_digit == 7

@@ -6,7 +6,17 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from tests.control.control_support import SETTINGS, T0, at, auto, grace, heartbeat, make_settings, ok, pinned
+from tests.control.control_support import (
+    SETTINGS,
+    T0,
+    at,
+    auto,
+    grace,
+    heartbeat,
+    make_settings,
+    ok,
+    pinned,
+)
 from tests.control.control_support import remote as remote_state
 
 from scada.control import modes
@@ -19,8 +29,8 @@ E = ModeEvent
 BUILD: dict[Phase, Callable[[], ModeState]] = {P: pinned, A: auto, R: remote_state, G: grace}
 
 
-def terminate(state: ModeState, seconds: float) -> ModeState:
-    msg = Terminate("c1", Side.ATN, "price spike")
+def terminate(state: ModeState, seconds: float, by: Side = Side.SCADA) -> ModeState:
+    msg = Terminate("c1", by, "price spike")
     return ok(modes.contract_message(state, msg, at(seconds), SETTINGS))
 
 
@@ -187,11 +197,18 @@ def test_back_to_back_contracts_stay_remote() -> None:
     assert ok(modes.tick(state, at(3620), SETTINGS)).phase is R
 
 
-def test_terminated_contract_falls_back_after_the_grace() -> None:
+def test_a_contract_the_scada_terminated_falls_back_after_the_grace() -> None:
     state = terminate(remote_state(), 20)
     assert state.phase is G
     assert ok(modes.tick(state, at(320), SETTINGS)).phase is G
     assert ok(modes.tick(state, at(321), SETTINGS)).phase is A
+
+
+def test_a_contract_the_atn_terminated_hands_control_back_at_once() -> None:
+    """The grace bridges blips; an ATN that says it is done is done."""
+    state = terminate(remote_state(), 20, by=Side.ATN)
+    assert state.phase is A
+    assert modes.boss(state, at(20)) is CommandSource.HOME_ALONE
 
 
 def test_after_the_uplink_returns_stay_local_until_a_fresh_heartbeat() -> None:

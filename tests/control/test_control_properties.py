@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.control.control_support import ACTUATORS, ELT, ELT2, HP, LAYERS, OUTDOOR, PIPE, PUMP, SETTINGS, T0
+from tests.control.control_support import (
+    ACTUATORS,
+    ELT,
+    ELT2,
+    HP,
+    LAYERS,
+    OUTDOOR,
+    PIPE,
+    PUMP,
+    SETTINGS,
+    T0,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
