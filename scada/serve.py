@@ -33,6 +33,7 @@ class ServeOptions:
         DriverFamily  # memory: in-memory devices; real: real drivers (emulated buses with --sim)
     )
     speed: float | None = None  # virtual seconds per real second; None = system clock
+    atn: bool = True  # with --sim: a simulated ATN in-process
 
 
 class ServeError(Exception):
@@ -95,7 +96,7 @@ def _emulation(
     workdir = opts.data_dir / "sim" / layout.house.alias
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        return emulation(layout, workdir, clock)
+        return emulation(layout, workdir, clock, atn=opts.atn)
     except NoEmulatorError as e:
         raise ServeError(str(e)) from None
 
@@ -122,6 +123,7 @@ def _build(
         layout_path=path,
         socket_path=opts.socket_path,
         simulated=simulated or layout.simulated,
+        uplink=emu.uplink if emu is not None else None,
         list_houses=_houses,
         extra_actors={"simulator": emu.run} if emu is not None else None,
     )

@@ -12,18 +12,27 @@ middle of its plausible range — for driver tests that want no physics.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from scada.clock import Clock
+from scada.link.base import Uplink
+from scada.link.inprocess import InProcessLink
 from scada.layout import Channel, Layout, MakeModel, Quantity
 from scada.layout.model import ModbusRtuBus, ModbusTcpBus
 from sim.buses.i2c import EmulatedAds1115
 from sim.buses.machine import EmulatedBuses
 from sim.buses.modbus import EmulatedModbusRtu, EmulatedModbusTcp
+from sim.atn import SimulatedAtn
+from sim.house.errors import ProfileError
+from sim.house.profiles import Profile, load_prices
 from sim.physics_source import PhysicsSource
+
+log = logging.getLogger("sim.emulation")
 
 UPDATE_PERIOD_S = 1.0
 
@@ -57,7 +66,13 @@ class SimEmulation:
     """Emulated buses for one layout (see the module docstring)."""
 
     def __init__(
-        self, layout: Layout, workdir: Path, clock: Clock, *, physics: bool = True
+        self,
+        layout: Layout,
+        workdir: Path,
+        clock: Clock,
+        *,
+        physics: bool = True,
+        atn: bool = True,
     ) -> None:
         self.layout = layout
         self.clock = clock
@@ -66,6 +81,12 @@ class SimEmulation:
         self.source: ChannelSource = (
             PhysicsSource(layout, self.buses, clock) if physics else GentleSignals(clock)
         )
+        self.link: InProcessLink | None = InProcessLink() if atn else None
+        self.uplink: Uplink | None = self.link.scada if self.link is not None else None
+        self.atn: SimulatedAtn | None = None
+        if self.link is not None:
+            prices = _prices(layout)
+            self.atn = SimulatedAtn(layout, self.link.atn, clock, prices.at if prices else None)
         self.tcp: dict[str, EmulatedModbusTcp] = {}
         self.rtu: dict[str, EmulatedModbusRtu] = {}
         self._by_register: dict[tuple[str, str], Channel] = {
@@ -92,6 +113,12 @@ class SimEmulation:
         self.update()
 
     async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            if self.atn is not None:
+                tg.create_task(self.atn.run(), name="simulated-atn")
+            tg.create_task(self._physics(), name="physics")
+
+    async def _physics(self) -> None:
         while True:
             await self.clock.sleep(UPDATE_PERIOD_S)
             self.source.advance(UPDATE_PERIOD_S)
@@ -125,6 +152,17 @@ class SimEmulation:
         return value
 
 
-def provide(layout: Layout, workdir: Path, clock: Clock) -> SimEmulation:
+def _prices(layout: Layout) -> Profile | None:
+    sim = layout.simulation
+    if sim is None:
+        return None
+    try:
+        return load_prices(sim.price_profile, tz=layout.house.time_zone)
+    except ProfileError as e:
+        log.warning("no price profile for the simulated ATN: %s", e)
+        return None
+
+
+def provide(layout: Layout, workdir: Path, clock: Clock, *, atn: bool = True) -> SimEmulation:
     """The ``gwscada.buses`` entry point."""
-    return SimEmulation(layout, workdir, clock)
+    return SimEmulation(layout, workdir, clock, atn=atn)

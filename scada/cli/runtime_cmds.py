@@ -69,6 +69,10 @@ def serve(
             help="real: real drivers (on emulated buses with --sim); memory: in-memory devices.",
         ),
     ] = "real",
+    atn: Annotated[
+        bool,
+        typer.Option("--atn/--no-atn", help="With --sim: run a simulated ATN in-process."),
+    ] = True,
 ) -> None:
     """Run the SCADA headless until SIGTERM or Ctrl-C."""
     from scada.layout.houses import find_house
@@ -96,6 +100,7 @@ def serve(
         data_dir=data_dir or data_dir_default(),
         drivers="memory" if drivers == "memory" else "real",
         speed=speed,
+        atn=atn,
     )
     try:
         code = run_serve(opts)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from scada.clock import Clock
 from scada.drivers.errors import BusMissingError
 from scada.layout import Layout
+from scada.link.base import Uplink
 
 ENTRY_POINT_GROUP = "gwscada.buses"
 
@@ -126,6 +127,9 @@ class Emulation(Protocol):
     """
 
     buses: Buses
+    #: An in-process uplink to a simulated ATN, or None (then the SCADA runs LocalControl, or
+    #: uses the MQTT uplink it was given).
+    uplink: Uplink | None
 
     async def start(self) -> None: ...
 
@@ -137,19 +141,22 @@ class Emulation(Protocol):
 class EmulationProvider(Protocol):
     """What the ``gwscada.buses`` entry point loads."""
 
-    def __call__(self, layout: Layout, workdir: Path, clock: Clock) -> Emulation: ...
+    def __call__(self, layout: Layout, workdir: Path, clock: Clock, *, atn: bool) -> Emulation: ...
 
 
 class NoEmulatorError(Exception):
     """No package provides emulated buses (the ``sim`` package is not installed)."""
 
 
-def emulation(layout: Layout, workdir: Path, clock: Clock, name: str = "sim") -> Emulation:
-    """A simulated machine for ``layout`` from the provider registered as ``name``."""
+def emulation(
+    layout: Layout, workdir: Path, clock: Clock, *, atn: bool = True, name: str = "sim"
+) -> Emulation:
+    """A simulated machine for ``layout`` (with a simulated ATN in-process when ``atn``), from
+    the provider registered as ``name``."""
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
             provider: EmulationProvider = ep.load()
-            return provider(layout, workdir, clock)
+            return provider(layout, workdir, clock, atn=atn)
     raise NoEmulatorError(
         f"no bus emulator '{name}' is installed (entry point group {ENTRY_POINT_GROUP}); "
         "install the project with its sim package"

@@ -31,7 +31,7 @@ def _wait_for_values(served_cli: object, tries: int = 100) -> dict[str, object]:
 
 
 def test_status_relay_hold_mode_against_a_running_scada() -> None:
-    with scada_serve() as s:
+    with scada_serve("--no-atn") as s:
         snap = _wait_for_values(s.cli)
         assert snap["house_alias"] == "dw1.isone.nh.orange.1"
         assert snap["simulated"] is True
@@ -78,6 +78,27 @@ def test_status_relay_hold_mode_against_a_running_scada() -> None:
         back = json.loads(s.cli("status", "--json").stdout)
         assert back["hold"] is None
         assert all(a["boss"] == "home_alone" for a in back["actuators"])
+
+
+def test_plain_sim_serve_goes_to_remote_control_under_its_simulated_atn() -> None:
+    with scada_serve() as s:
+        deadline = time.monotonic() + 20
+        snap: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            snap = json.loads(s.cli("status", "--json").stdout)
+            if snap["mode"] == "remote":
+                break
+            time.sleep(0.2)
+        assert snap["mode"] == "remote", snap.get("link")
+        contract = snap["contract"]
+        assert isinstance(contract, dict)
+        assert contract["status"] == "active"
+        actuators = snap["actuators"]
+        assert isinstance(actuators, list)
+        assert all(a["boss"] == "atn" for a in actuators)
+        link = snap["link"]
+        assert isinstance(link, dict)
+        assert link["atn"] == "alive"
 
 
 def test_watch_prints_live_readings() -> None:
