@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Protocol
 
 from scada.clock import Clock
-from scada.link.base import Uplink
-from scada.link.inprocess import InProcessLink
 from scada.layout import Channel, Layout, MakeModel, Quantity
 from scada.layout.model import ModbusRtuBus, ModbusTcpBus
+from scada.link.base import Uplink
+from scada.link.inprocess import InProcessLink
+from sim.atn import SimulatedAtn
 from sim.buses.i2c import EmulatedAds1115
 from sim.buses.machine import EmulatedBuses
 from sim.buses.modbus import EmulatedModbusRtu, EmulatedModbusTcp
-from sim.atn import SimulatedAtn
 from sim.house.errors import ProfileError
 from sim.house.profiles import Profile, load_prices
 from sim.physics_source import PhysicsSource
