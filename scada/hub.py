@@ -112,6 +112,11 @@ class EventHub:
         if sub in self._subs:
             self._subs.remove(sub)
 
+    def wants(self, kind: EventKind) -> bool:
+        """Whether any subscriber takes ``kind``: a publisher may skip building an event no
+        one would get (a headless SCADA reads tens of channels a second with no console)."""
+        return any(sub.kinds is None or kind in sub.kinds for sub in self._subs)
+
     def publish(self, kind: EventKind, payload: WireMessage, at: datetime) -> None:
         self.published += 1
         event = Event(kind, payload, at)

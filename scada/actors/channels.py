@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from scada.layout import Channel, Layout
 from scada.protocol import ChannelHealth
 
 STALE_AFTER_PERIODS = 2.1
 """Missed sample periods after which a channel is stale (the 2025 system used 2.1 too)."""
+
+_NEVER = datetime.max.replace(tzinfo=UTC)
 
 MAX_WINDOW = 20_000
 """Readings kept per channel for one status window, whatever the sample period."""
@@ -48,10 +50,14 @@ class ChannelBook:
 
     def __init__(self, layout: Layout) -> None:
         self.states: dict[str, ChannelState] = {c.name: ChannelState(c) for c in layout.channels}
-        self._stale_after = [
-            (st, timedelta(seconds=STALE_AFTER_PERIODS * st.spec.sample_period_s))
-            for st in self.states.values()
-        ]
+        self._limit = {
+            name: timedelta(seconds=STALE_AFTER_PERIODS * st.spec.sample_period_s)
+            for name, st in self.states.items()
+        }
+        # No channel can go stale before this instant, so most sweeps need not look at all.
+        # Readings only move a channel's deadline later; a channel that becomes ok again
+        # brings it forward (see record).
+        self._quiet_until = _NEVER
 
     def record(self, name: str, value: float, at: datetime) -> HealthChange | None:
         """Take a reading. An implausible value is kept out of the window and marks the channel."""
@@ -68,7 +74,10 @@ class ChannelBook:
         st.read_at = at
         st.last_good_at = at
         st.window.append((at, value))
-        return self._set(st, ChannelHealth.OK, None, at)
+        change = self._set(st, ChannelHealth.OK, None, at)
+        if change is not None:
+            self._quiet_until = min(self._quiet_until, at + self._limit[name])
+        return change
 
     def fault(self, name: str, reason: str, at: datetime) -> HealthChange | None:
         """The device could not read this channel (a dead probe, a bad CRC)."""
@@ -85,16 +94,22 @@ class ChannelBook:
 
     def sweep(self, now: datetime) -> list[HealthChange]:
         """Mark channels stale that have been silent for too long."""
+        if now <= self._quiet_until:
+            return []
         out: list[HealthChange] = []
-        for st, limit in self._stale_after:
+        quiet_until = _NEVER
+        for name, st in self.states.items():
             if st.health is not ChannelHealth.OK or st.last_good_at is None:
                 continue
-            silent = now - st.last_good_at
-            if silent > limit:
-                silent_s = silent.total_seconds()
+            deadline = st.last_good_at + self._limit[name]
+            if now > deadline:
+                silent_s = (now - st.last_good_at).total_seconds()
                 change = self._set(st, ChannelHealth.STALE, f"no reading for {silent_s:.0f} s", now)
                 if change is not None:
                     out.append(change)
+            else:
+                quiet_until = min(quiet_until, deadline)
+        self._quiet_until = quiet_until
         return out
 
     def fresh(self, name: str) -> float | None:

@@ -82,13 +82,14 @@ class HouseState:
             self._health_changed(change)
         if self.book.states[channel].health is not ChannelHealth.OK:
             return
-        node, unit = self._meta[channel]
-        self.publish(
-            EventKind.READING,
-            Reading(channel=channel, node=node, value=value, unit=unit, read_at=now),
-            remember=False,
-            at=now,
-        )
+        if self.hub.wants(EventKind.READING):
+            node, unit = self._meta[channel]
+            self.publish(
+                EventKind.READING,
+                Reading(channel=channel, node=node, value=value, unit=unit, read_at=now),
+                remember=False,
+                at=now,
+            )
         if channel in self._power_threshold_w:
             self._maybe_power(channel, value, now)
 

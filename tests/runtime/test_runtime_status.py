@@ -1,0 +1,224 @@
+"""The 5-minute status: clock-aligned, every reading of its window, nothing lost between two."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from scada.actors.house import HouseState
+from scada.actors.reporter import StatusReporter
+from scada.clock import LoopClock, run_virtual
+from scada.hub import EventHub
+from scada.protocol import Status
+from tests.runtime.harness import (
+    DW1,
+    GARAGE,
+    HW25,
+    T0,
+    Rig,
+    at_boundary_after,
+    house_layout,
+    run_scenario,
+    uid,
+)
+
+PERIOD_S = 300
+
+
+def series(status: Status) -> dict[str, list[tuple[datetime, float]]]:
+    return {c.channel: list(zip(c.read_at, c.values, strict=True)) for c in status.channels}
+
+
+def test_status_is_delivered_at_each_wall_clock_boundary() -> None:
+    async def scenario(rig: Rig) -> None:
+        first = at_boundary_after(rig.start)
+        await rig.advance_to(first - timedelta(seconds=0.5))
+        assert rig.runtime.statuses == []
+        await rig.advance(1.0)
+        assert len(rig.runtime.statuses) == 1
+        for n in range(1, 4):
+            boundary = first + timedelta(seconds=n * PERIOD_S)
+            await rig.advance_to(boundary - timedelta(seconds=0.5))
+            assert len(rig.runtime.statuses) == n
+            await rig.advance(1.0)
+            assert len(rig.runtime.statuses) == n + 1
+        statuses = rig.runtime.statuses
+        layout = rig.layout
+        for i, st in enumerate(statuses):
+            assert st.slot_start == first + timedelta(seconds=(i - 1) * PERIOD_S)
+            assert st.slot_start.timestamp() % PERIOD_S == 0
+            assert st.slot_duration_s == PERIOD_S
+            assert st.seq == i + 1
+            assert st.boot_id == rig.runtime.boot_id
+            assert st.house_alias == layout.house.alias
+            assert st.scada_alias == layout.house.scada
+            assert not st.is_backlog
+        assert len({st.id for st in statuses}) == len(statuses)
+
+    run_scenario(scenario)
+
+
+@pytest.mark.parametrize("house", [DW1, HW25])
+def test_status_carries_every_reading_of_its_window(house: str) -> None:
+    layout = house_layout(house)
+    periods = {c.name: c.sample_period_s for c in layout.channels}
+
+    async def scenario(rig: Rig) -> None:
+        await rig.advance(3 * PERIOD_S + 60)
+        statuses = rig.runtime.statuses
+        assert len(statuses) == 3
+        for st in statuses[1:]:  # the first slot began before the runtime did
+            got = series(st)
+            assert set(got) == set(periods)
+            end = st.slot_start + timedelta(seconds=st.slot_duration_s)
+            for name, points in got.items():
+                expected = st.slot_duration_s / periods[name]
+                assert expected - 1 <= len(points) <= expected + 1, (name, len(points))
+                assert all(st.slot_start <= t < end for t, _ in points), name
+                assert [t for t, _ in points] == sorted(t for t, _ in points)
+                assert {v for _, v in points} == {rig.bench.values[name]}
+
+    run_scenario(scenario, house=house)
+
+
+def test_no_reading_is_lost_or_repeated_between_statuses() -> None:
+    async def scenario(rig: Rig) -> None:
+        await rig.advance(4 * PERIOD_S + 17)
+        statuses = rig.runtime.statuses
+        last_end = statuses[-1].slot_start + timedelta(seconds=PERIOD_S)
+        in_statuses: Counter[tuple[str, datetime, float]] = Counter()
+        for st in statuses:
+            for name, points in series(st).items():
+                in_statuses.update((name, t, v) for t, v in points)
+        published = Counter(
+            (r.channel, r.read_at, r.value) for r in rig.rec.readings() if r.read_at < last_end
+        )
+        assert in_statuses == published
+        assert max(in_statuses.values()) == 1
+
+    # The bench's own gently moving signals, so values differ reading to reading.
+    run_scenario(scenario, calm=False)
+
+
+def test_status_leaves_out_implausible_values_and_keeps_the_good_ones() -> None:
+    async def scenario(rig: Rig) -> None:
+        first = at_boundary_after(rig.start)
+        await rig.advance_to(first + timedelta(seconds=100))
+        rig.bench.values[GARAGE] = 400.0
+        await rig.advance_to(first + timedelta(seconds=PERIOD_S + 1))
+        st = rig.runtime.statuses[-1]
+        garage = series(st)[GARAGE]
+        assert 3 <= len(garage) <= 4  # 100 s of 30 s readings, then nothing
+        assert all(v != 400.0 for _, v in garage)
+
+    run_scenario(scenario)
+
+
+def test_slot_with_no_readings_still_makes_a_status() -> None:
+    def fail_all(devices: object) -> None:
+        from scada.drivers.factory import Devices
+
+        assert isinstance(devices, Devices)
+        assert devices.bench is not None
+        for name in devices.sensors:
+            devices.bench.fail(name)
+
+    async def scenario(rig: Rig) -> None:
+        await rig.advance(2 * PERIOD_S)
+        assert rig.runtime.statuses
+        assert all(st.channels == () for st in rig.runtime.statuses)
+
+    run_scenario(scenario, prepare=fail_all)
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        datetime(2025, 1, 15, 13, 0, 0, tzinfo=UTC),
+        datetime(2025, 1, 15, 13, 4, 59, 999_999, tzinfo=UTC),
+        datetime(2025, 6, 30, 23, 57, 1, 123_456, tzinfo=UTC),
+    ],
+)
+def test_one_status_per_slot_whatever_the_start(start: datetime) -> None:
+    async def scenario(rig: Rig) -> None:
+        await rig.advance(2 * 3600)
+        slots = [st.slot_start for st in rig.runtime.statuses]
+        assert len(slots) == len(set(slots))
+        assert slots == sorted(slots)
+        gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(slots)}
+        assert gaps == {PERIOD_S}
+        assert [st.seq for st in rig.runtime.statuses] == list(range(1, len(slots) + 1))
+        assert len(slots) in (24, 25)
+
+    run_scenario(scenario, start=start, record=frozenset())
+
+
+class SlewedClock:
+    """A wall clock running at ``rate`` times the loop's pace (NTP slewing it), or stepped."""
+
+    def __init__(self, start: datetime, rate: float) -> None:
+        self._loop_clock = LoopClock(start)
+        self._start = start
+        self.rate = rate
+        self.step = timedelta(0)
+
+    def now(self) -> datetime:
+        return self._start + self.step + timedelta(seconds=self._loop_clock.monotonic() * self.rate)
+
+    def monotonic(self) -> float:
+        return self._loop_clock.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+@pytest.mark.parametrize("rate", [0.999, 1.001])
+def test_a_slewed_wall_clock_makes_neither_duplicate_nor_straddling_statuses(rate: float) -> None:
+    """Statuses follow the wall clock while sleeps follow the monotonic one: a wall clock
+    running slow wakes the reporter before the boundary, which must not emit a slot twice."""
+    layout = house_layout(DW1)
+
+    async def main() -> list[Status]:
+        clock = SlewedClock(T0, rate)
+        house = HouseState(layout, clock, EventHub(), uid(7))
+        out: list[Status] = []
+        reporter = StatusReporter(house, out.append)
+        task = asyncio.create_task(reporter.run())
+        for _ in range(3 * 3600):
+            house.reading(GARAGE, 18.0)
+            await asyncio.sleep(1.0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return out
+
+    statuses = run_virtual(main)
+    slots = [st.slot_start for st in statuses]
+    assert len(slots) == len(set(slots)), "a slot was reported twice"
+    for st in statuses:
+        end = st.slot_start + timedelta(seconds=st.slot_duration_s)
+        for series_ in st.channels:
+            assert all(st.slot_start <= t < end for t in series_.read_at)
+    assert len(slots) in (35, 36, 37)
+
+
+def test_a_wall_clock_stepped_back_does_not_repeat_slots() -> None:
+    layout = house_layout(DW1)
+
+    async def main() -> list[Status]:
+        clock = SlewedClock(T0, 1.0)
+        house = HouseState(layout, clock, EventHub(), uid(7))
+        out: list[Status] = []
+        task = asyncio.create_task(StatusReporter(house, out.append).run())
+        await asyncio.sleep(1800)
+        clock.step = timedelta(seconds=-600)  # NTP steps the clock back ten minutes
+        await asyncio.sleep(1800)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return out
+
+    slots = [st.slot_start for st in run_virtual(main)]
+    assert slots == sorted(set(slots))
