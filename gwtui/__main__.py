@@ -1,0 +1,5 @@
+"""``python -m gwtui``."""
+
+from gwtui.main import main
+
+main()

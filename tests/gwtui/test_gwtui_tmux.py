@@ -1,0 +1,133 @@
+"""End to end in a real terminal: tmux runs ``scada serve --sim`` and ``gwtui`` side by side,
+keys go in with send-keys, and the screen is read back with capture-pane."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+TMUX = shutil.which("tmux")
+BIN = Path(sys.executable).parent
+OPERATOR = "E2E"
+
+
+class Terminal:
+    """A private tmux server (its own socket name, so no user session is touched)."""
+
+    def __init__(self, name: str, workdir: Path) -> None:
+        self.name = name
+        self.workdir = workdir
+        self.env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+
+    def tmux(self, *args: str) -> str:
+        assert TMUX is not None
+        run = subprocess.run(
+            [TMUX, "-L", self.name, *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=self.env,
+            timeout=20,
+        )
+        if run.returncode != 0:
+            raise AssertionError(f"tmux {' '.join(args)}: {run.stderr}")
+        return run.stdout
+
+    def screen(self, window: str) -> str:
+        return self.tmux("capture-pane", "-p", "-t", f"e2e:{window}")
+
+    def keys(self, window: str, *keys: str) -> None:
+        self.tmux("send-keys", "-t", f"e2e:{window}", *keys)
+
+    def wait(
+        self, window: str, check: Callable[[str], bool], what: str, timeout_s: float = 20
+    ) -> str:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            text = self.screen(window)
+            if check(text):
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; the screen was:\n{text}")
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def terminal() -> Iterator[Terminal]:
+    if TMUX is None:
+        pytest.skip(
+            "tmux is not installed: this real-terminal test needs it (apt-get install tmux)"
+        )
+    workdir = Path(tempfile.mkdtemp(prefix="gwx", dir="/tmp"))
+    term = Terminal(f"gwtui-e2e-{os.getpid()}", workdir)
+    try:
+        yield term
+    finally:
+        subprocess.run([TMUX, "-L", term.name, "kill-server"], capture_output=True, check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_a_relay_toggled_under_a_hold_is_confirmed_in_a_real_terminal(terminal: Terminal) -> None:
+    sock = terminal.workdir / "s.sock"
+    serve = (
+        f"{BIN / 'scada'} serve --sim --socket {sock} --data-dir {terminal.workdir / 'd'}"
+        f" > {terminal.workdir / 'serve.log'} 2>&1"
+    )
+    terminal.tmux("new-session", "-d", "-s", "e2e", "-n", "scada", "-x", "80", "-y", "24", serve)
+    deadline = time.monotonic() + 20
+    while not sock.exists():
+        assert time.monotonic() < deadline, (terminal.workdir / "serve.log").read_text()
+        time.sleep(0.05)
+    console = f"{BIN / 'gwtui'} --socket {sock} --operator {OPERATOR}"
+    terminal.tmux("new-window", "-t", "e2e", "-n", "console", console)
+
+    first = terminal.wait("console", lambda s: "LIVE" in s and "tank-temp0" in s, "the console")
+    assert "SIMULATED" in first
+    assert "Actuators" in first
+
+    terminal.keys("console", "h")
+    terminal.wait("console", lambda s: "Take an admin hold" in s, "the hold dialog")
+    terminal.keys("console", "Enter")
+    terminal.wait("console", lambda s: f"ADMIN HOLD {OPERATOR} (you)" in s, "the hold")
+
+    terminal.keys("console", "Tab")  # to the actuators; the first row is the boost element
+    terminal.keys("console", "t")
+    terminal.wait("console", lambda s: "Press y to confirm" in s, "the confirmation")
+    time.sleep(0.4)  # past the auto-repeat guard
+    terminal.keys("console", "y")
+    # ON or OFF, whichever the relay was not: the ATN may have switched it before the hold.
+    screen = terminal.wait(
+        "console",
+        lambda s: f"confirmed · ON by {OPERATOR}" in s or f"confirmed · OFF by {OPERATOR}" in s,
+        "the read-back",
+        timeout_s=30,
+    )
+    assert "30A relay for first bo" in screen
+
+    terminal.keys("console", "q")
+    deadline = time.monotonic() + 20
+    while "console" in terminal.tmux("list-windows", "-t", "e2e", "-F", "#{window_name}"):
+        assert time.monotonic() < deadline, "gwtui did not quit"
+        time.sleep(0.1)
+    status = subprocess.run(
+        [str(BIN / "scada"), "status", "--json", "--socket", str(sock)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=20,
+    )
+    snap = json.loads(status.stdout)
+    assert snap["hold"] is None  # quitting released the hold
+    relay = next(a for a in snap["actuators"] if a["node"] == "a.elt1.relay")
+    assert relay["last_result"]["outcome"] == "confirmed"
