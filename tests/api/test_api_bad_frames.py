@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.api.api_support import TIMEOUT_S, RawConsole, serving, short_dir
 
 from scada.api.client import ApiClient
 from scada.protocol import ErrorCode, Reply, Snapshot, encode
 from scada.protocol.examples import example_reading
+from tests.api.api_support import TIMEOUT_S, RawConsole, serving, short_dir
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.api.api_support import TIMEOUT_S, hello, reading, scripted_server, serving, short_dir
 
 from scada.api.client import (
     ApiBadRequest,
@@ -29,6 +28,7 @@ from scada.protocol import (
     encode,
 )
 from scada.protocol.examples import T0
+from tests.api.api_support import TIMEOUT_S, hello, reading, scripted_server, serving, short_dir
 
 
 @pytest.fixture

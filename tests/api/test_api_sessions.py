@@ -11,7 +11,6 @@ from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 
 import pytest
-from tests.api.api_support import TIMEOUT_S, RawConsole, log_line, reading, serving, short_dir
 
 from scada.api.client import ApiClient, ApiConnectError, ApiRefused, ApiTimeout, UnknownEvent
 from scada.protocol import (
@@ -32,6 +31,7 @@ from scada.protocol import (
     decode,
 )
 from scada.protocol.examples import HOUSE, T0
+from tests.api.api_support import TIMEOUT_S, RawConsole, log_line, reading, serving, short_dir
 
 Events = AsyncGenerator[EventFrame | UnknownEvent, None]
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.api.api_support import FakeBackend, RawConsole, serving, short_dir
 
 from scada.api.backend import Peer
 from scada.api.client import ApiClient, ApiConnectError
@@ -24,6 +23,7 @@ from scada.api.server import (
     peer_credentials,
 )
 from scada.protocol import ErrorCode, Snapshot
+from tests.api.api_support import FakeBackend, RawConsole, serving, short_dir
 
 FOREIGN = Peer(pid=1234, uid=4242, gid=4343)
 

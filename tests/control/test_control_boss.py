@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from tests.control.control_support import ELT, HP, NODES, SETTINGS, T0, at, auto, grace, ok, pinned
-from tests.control.control_support import remote as remote_state
 
 from scada.control import modes
 from scada.control.boss import authorize, describe_boss
 from scada.control.modes import ModeState
 from scada.protocol import CommandSource
+from tests.control.control_support import ELT, HP, NODES, SETTINGS, T0, at, auto, grace, ok, pinned
+from tests.control.control_support import remote as remote_state
 
 ADMIN, ATN, HOME, LOCK = (
     CommandSource.ADMIN,

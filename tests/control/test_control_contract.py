@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from tests.control.control_support import SETTINGS, T0, at
 
 from scada.control.contract import (
     TRANSITIONS,
@@ -22,6 +21,7 @@ from scada.control.contract import (
 )
 from scada.control.outcome import Step
 from scada.protocol import ContractStatus, Side
+from tests.control.control_support import SETTINGS, T0, at
 
 S = ContractStatus
 E = ContractEvent

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from tests.control.control_support import T0, at
 from hypothesis import given
 from hypothesis import strategies as st
 
 from scada.control import hold
 from scada.control.hold import Hold
+from tests.control.control_support import T0, at
 
 CAP_S = 4 * 3600.0
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import pytest
+
+from scada.control.home_alone import Decision, HomeAloneInputs, decide
+from scada.layout import Zone
+from scada.protocol import RelayState
 from tests.control.control_support import (
     ELT,
     ELT2,
@@ -16,10 +20,6 @@ from tests.control.control_support import (
     at,
     make_settings,
 )
-
-from scada.control.home_alone import Decision, HomeAloneInputs, decide
-from scada.layout import Zone
-from scada.protocol import RelayState
 
 ON, OFF = RelayState.ON, RelayState.OFF
 ALL = {ZONE1, ZONE2, PUMP, HP, ELT, ELT2}

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pytest
+
+from scada.control.interlocks import Interlock, Interlocked, Override, RelayRecord, apply
+from scada.layout import Actuator
+from scada.protocol import CommandSource, RelayState
 from tests.control.control_support import (
     ACTUATORS,
     ELT,
@@ -18,10 +22,6 @@ from tests.control.control_support import (
     actuator,
     at,
 )
-
-from scada.control.interlocks import Interlock, Interlocked, Override, RelayRecord, apply
-from scada.layout import Actuator
-from scada.protocol import CommandSource, RelayState
 
 ON, OFF = RelayState.ON, RelayState.OFF
 NOW_S = 10_000.0

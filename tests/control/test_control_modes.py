@@ -6,6 +6,11 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+
+from scada.control import modes
+from scada.control.contract import Accept, Heartbeat, Offer, Terminate
+from scada.control.modes import NEEDS_LEASE, TABLE, ModeEvent, ModeState, Phase
+from scada.protocol import CommandSource, ContractStatus, Mode, Side
 from tests.control.control_support import (
     SETTINGS,
     T0,
@@ -18,11 +23,6 @@ from tests.control.control_support import (
     pinned,
 )
 from tests.control.control_support import remote as remote_state
-
-from scada.control import modes
-from scada.control.contract import Accept, Heartbeat, Offer, Terminate
-from scada.control.modes import NEEDS_LEASE, TABLE, ModeEvent, ModeState, Phase
-from scada.protocol import CommandSource, ContractStatus, Mode, Side
 
 P, A, R, G = Phase.LOCAL_PINNED, Phase.LOCAL_AUTO, Phase.REMOTE, Phase.REMOTE_GRACE
 E = ModeEvent

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scada.control import hold as holds
+from scada.control import modes
+from scada.control.contract import Accept, ContractMessage, End, Heartbeat, Offer, Terminate
+from scada.control.interlocks import RelayRecord, apply
+from scada.control.modes import ModeState, Phase
+from scada.control.outcome import Step
+from scada.protocol import CommandSource, Mode, RelayState, Side
 from tests.control.control_support import (
     ACTUATORS,
     ELT,
@@ -16,16 +26,6 @@ from tests.control.control_support import (
     SETTINGS,
     T0,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-
-from scada.control import hold as holds
-from scada.control import modes
-from scada.control.contract import Accept, ContractMessage, End, Heartbeat, Offer, Terminate
-from scada.control.interlocks import RelayRecord, apply
-from scada.control.modes import ModeState, Phase
-from scada.control.outcome import Step
-from scada.protocol import CommandSource, Mode, RelayState, Side
 
 NODES = [HP, PUMP, ELT, ELT2]
 temps = st.none() | st.floats(min_value=-20, max_value=120, allow_nan=False)
