@@ -70,3 +70,16 @@ bench: $(STAMP) deps
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info
+
+# Install / remove the SCADA as the systemd service gwscada on a Raspberry Pi (README:
+# "Running on a Raspberry Pi"). The installer is standard-library Python, so it runs with the
+# system's python3 before any virtual environment exists; it asks for sudo when not root.
+.PHONY: install-pi uninstall-pi
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+INSTALL_ARGS ?=
+
+install-pi:
+	$(SUDO) python3 -B -m scada.install install $(INSTALL_ARGS)
+
+uninstall-pi:
+	$(SUDO) python3 -B -m scada.install uninstall $(INSTALL_ARGS)

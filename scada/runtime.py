@@ -62,6 +62,7 @@ class Runtime:
         simulated: bool | None = None,
         list_houses: Callable[[], list[tuple[str, str, bool, str]]] | None = None,
         extra_actors: Mapping[str, Callable[[], Awaitable[None]]] | None = None,
+        console_gids: frozenset[int] = frozenset(),
     ) -> None:
         self.layout = layout
         self.layout_path = layout_path
@@ -81,6 +82,7 @@ class Runtime:
         self.reporter = StatusReporter(self.house, self._deliver_status)
         self.service = RuntimeService(self, list_houses or (list))
         self.socket_path = socket_path
+        self.console_gids = console_gids  # besides our own group's members (settings)
         self._stop = asyncio.Event()
         self._outcome = RunOutcome()
         sensors = [
@@ -105,7 +107,11 @@ class Runtime:
 
     async def run(self) -> RunOutcome:
         """Run until :meth:`stop` or :meth:`switch_house`; then cancel every actor cleanly."""
-        server = ApiServer(self.service, self.socket_path) if self.socket_path else None
+        server = (
+            ApiServer(self.service, self.socket_path, allowed_gids=self.console_gids)
+            if self.socket_path
+            else None
+        )
         if server is not None:
             await server.start()
         log.info(
@@ -147,7 +153,10 @@ class Runtime:
     async def _sweep(self) -> None:
         while True:
             self.house.sweep()
-            await self.clock.sleep(SWEEP_PERIOD_S)
+            # No channel can go stale before the book's next deadline: sleep until then (at
+            # least SWEEP_PERIOD_S), not every second through hours of fresh readings.
+            quiet_s = self.house.book.quiet_for_s(self.clock.now())
+            await self.clock.sleep(max(SWEEP_PERIOD_S, quiet_s))
 
     def _deliver_status(self, status: Status) -> None:
         self.statuses.append(status)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,9 @@ from scada.drivers.buses import Buses, Emulation, NoEmulatorError, SystemBuses, 
 from scada.drivers.factory import DriverFamily, DriversUnavailableError, build_devices
 from scada.layout import Layout, LayoutError, load_layout
 from scada.layout.houses import find_house, list_houses
+from scada.link import MqttLink, MqttSettings
 from scada.runtime import Runtime
+from scada.systemd import JournalFormatter, Notifier, under_journal
 
 log = logging.getLogger("scada.serve")
 
@@ -34,6 +37,8 @@ class ServeOptions:
     )
     speed: float | None = None  # virtual seconds per real second; None = system clock
     atn: bool = True  # with --sim: a simulated ATN in-process
+    console_gids: frozenset[int] = frozenset()  # groups whose members may attach a console
+    mqtt: MqttSettings | None = None  # the uplink's broker (--broker): then no in-process ATN
 
 
 class ServeError(Exception):
@@ -50,6 +55,16 @@ def run_serve(opts: ServeOptions) -> int:
 
 
 async def _serve(opts: ServeOptions, *, virtual: bool) -> int:
+    notifier = Notifier.from_env()  # under systemd: READY, WATCHDOG, STOPPING
+    try:
+        return await _serve_houses(opts, virtual=virtual, notifier=notifier)
+    finally:
+        if notifier is not None:
+            notifier.stopping()
+            notifier.close()
+
+
+async def _serve_houses(opts: ServeOptions, *, virtual: bool, notifier: Notifier | None) -> int:
     clock: Clock = LoopClock(datetime.now(UTC)) if virtual else SystemClock()
     path, simulated = opts.layout_path, opts.simulated
     while True:
@@ -58,10 +73,10 @@ async def _serve(opts: ServeOptions, *, virtual: bool) -> int:
         if emu is not None:
             await emu.start()
         try:
-            runtime = _build(layout, path, simulated, opts, clock, emu=emu)
+            runtime = _build(layout, path, simulated, opts, clock, emu=emu, notifier=notifier)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, runtime.stop)
+                loop.add_signal_handler(sig, _stopper(runtime, notifier))
             try:
                 outcome = await runtime.run()
             except ApiServerError as e:
@@ -78,6 +93,8 @@ async def _serve(opts: ServeOptions, *, virtual: bool) -> int:
         log.info(
             "switching to %s (%s)", outcome.switch_to, "simulated" if outcome.simulated else "REAL"
         )
+        if notifier is not None:
+            notifier.status(f"switching to {outcome.switch_to}")
         path, simulated = find_house(outcome.switch_to), outcome.simulated
 
 
@@ -96,7 +113,7 @@ def _emulation(
     workdir = opts.data_dir / "sim" / layout.house.alias
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        return emulation(layout, workdir, clock, atn=opts.atn)
+        return emulation(layout, workdir, clock, atn=opts.atn and opts.mqtt is None)
     except NoEmulatorError as e:
         raise ServeError(str(e)) from None
 
@@ -109,6 +126,7 @@ def _build(
     clock: Clock,
     *,
     emu: Emulation | None,
+    notifier: Notifier | None = None,
 ) -> Runtime:
     family: DriverFamily = "memory" if opts.drivers == "memory" else "real"
     buses: Buses | None = emu.buses if emu is not None else (None if simulated else SystemBuses())
@@ -116,17 +134,51 @@ def _build(
         devices = build_devices(layout, family, clock, buses)
     except DriversUnavailableError as e:
         raise ServeError(f"{layout.house.alias}: {e}") from None
-    return Runtime(
+    mqtt = (
+        MqttLink(opts.mqtt, layout.house.scada, layout.house.alias, clock)
+        if opts.mqtt is not None
+        else None
+    )
+    runtime = Runtime(
         layout,
         clock,
         devices,
         layout_path=path,
         socket_path=opts.socket_path,
         simulated=simulated or layout.simulated,
-        uplink=emu.uplink if emu is not None else None,
+        uplink=mqtt if mqtt is not None else (emu.uplink if emu is not None else None),
         list_houses=_houses,
-        extra_actors={"simulator": emu.run} if emu is not None else None,
+        extra_actors=_extra_actors(layout, simulated, emu, notifier),
+        console_gids=opts.console_gids,
     )
+    if mqtt is not None:
+        mqtt.boot_id = runtime.boot_id  # one boot id in the presence and in the statuses
+    return runtime
+
+
+def _extra_actors(
+    layout: Layout, simulated: bool, emu: Emulation | None, notifier: Notifier | None
+) -> dict[str, Callable[[], Awaitable[None]]]:
+    """The simulator's actor under ``--sim``; the systemd notifier's under systemd (it says
+    READY=1 once the runtime serves, then pings the watchdog from this event loop)."""
+    actors: dict[str, Callable[[], Awaitable[None]]] = {}
+    if emu is not None:
+        actors["simulator"] = emu.run
+    if notifier is not None:
+        kind = "simulated" if simulated or layout.simulated else "REAL hardware"
+        status = f"serving {layout.house.alias} ({kind})"
+        systemd = notifier
+        actors["systemd"] = lambda: systemd.run(lambda: status)
+    return actors
+
+
+def _stopper(runtime: Runtime, notifier: Notifier | None) -> Callable[[], None]:
+    def stop() -> None:
+        if notifier is not None:
+            notifier.stopping()
+        runtime.stop()
+
+    return stop
 
 
 def _houses() -> list[tuple[str, str, bool, str]]:
@@ -134,9 +186,13 @@ def _houses() -> list[tuple[str, str, bool, str]]:
 
 
 def configure_logging(level: str) -> None:
-    """Logs go to stderr, one line each (journald adds its own timestamps under systemd)."""
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+    """Logs go to stderr, one line each. Under systemd (stderr is the journal) without a
+    timestamp and with a ``<N>`` priority prefix, so the journal records each line's level."""
+    handler = logging.StreamHandler(sys.stderr)
+    plain = logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    handler.setFormatter(JournalFormatter() if under_journal() else plain)
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
+    logging.captureWarnings(capture=True)  # a library's warnings become log lines with a level too
+    # pymodbus logs a warning per failed (re)connect; the drivers report a device's health
+    # once per transition instead (scada/actors/health.py), so its warnings would only flood.
+    logging.getLogger("pymodbus").setLevel(logging.ERROR)

@@ -58,6 +58,7 @@ class ChannelBook:
         # Readings only move a channel's deadline later; a channel that becomes ok again
         # brings it forward (see record).
         self._quiet_until = _NEVER
+        self._shortest_limit = min(self._limit.values(), default=timedelta(seconds=1))
 
     def record(self, name: str, value: float, at: datetime) -> HealthChange | None:
         """Take a reading. An implausible value is kept out of the window and marks the channel."""
@@ -112,6 +113,13 @@ class ChannelBook:
         self._quiet_until = quiet_until
         return out
 
+    def quiet_for_s(self, now: datetime) -> float:
+        """Seconds after ``now`` in which no channel can go stale, as the last sweep left it:
+        until the earliest deadline of the channels that are ok, and never longer than the
+        shortest stale limit (a channel that becomes ok later has a deadline no sooner)."""
+        until = min(self._quiet_until, now + self._shortest_limit)
+        return max(0.0, (until - now).total_seconds())
+
     def fresh(self, name: str) -> float | None:
         """The channel's value if it may be acted on, else None."""
         st = self.states.get(name)
@@ -120,7 +128,9 @@ class ChannelBook:
         return st.value
 
     def fresh_values(self) -> dict[str, float | None]:
-        return {name: self.fresh(name) for name in self.states}
+        # The controller asks for this on every pass: one comprehension, not a call a channel.
+        ok = ChannelHealth.OK
+        return {name: st.value if st.health is ok else None for name, st in self.states.items()}
 
     def take_window(self, until: datetime) -> dict[str, list[tuple[datetime, float]]]:
         """Remove and return every reading before ``until``, per channel (empty ones omitted)."""

@@ -394,8 +394,10 @@ class Controller:
         if c is None or c.status is not ContractStatus.ACTIVE or self.uplink is None:
             return
         recent = [t for t in (self._last_heartbeat_sent, c.last_heard) if t is not None]
-        # Each ATN heartbeat is answered at once; this one is only for a quiet ATN.
-        if recent and (now - max(recent)).total_seconds() < HEARTBEAT_PERIOD_S:
+        # Each ATN heartbeat is answered at once; this one is only for a quiet ATN. Only once
+        # *more* than a period has passed: at exactly one period the ATN's own heartbeat is due
+        # (both run on 30 s), and beating first would double every exchange.
+        if recent and (now - max(recent)).total_seconds() <= HEARTBEAT_PERIOD_S:
             return
         self._send_heartbeat(now, echo=c.atn_digit)
 

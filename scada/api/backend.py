@@ -6,7 +6,7 @@ testable with a small fake backend and keeps the runtime free of socket code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from scada.hub import Subscription
@@ -20,6 +20,9 @@ class Peer:
     pid: int
     uid: int
     gid: int
+    #: Its supplementary groups (``/proc/<pid>/status``): an installer who joined ``gwscada``
+    #: keeps their own primary group.
+    groups: frozenset[int] = field(default=frozenset(), compare=False)
 
 
 class ApiBackend(Protocol):

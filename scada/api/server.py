@@ -45,10 +45,23 @@ class SocketInUseError(ApiServerError):
 
 
 def peer_credentials(sock: socket.socket) -> Peer:
-    """pid, uid and gid of the process at the other end of a connected Unix socket."""
+    """pid, uid, gid and supplementary groups of the process at the other end of a connected
+    Unix socket."""
     raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
     pid, uid, gid = _UCRED.unpack(raw)
-    return Peer(pid=pid, uid=uid, gid=gid)
+    return Peer(pid=pid, uid=uid, gid=gid, groups=process_groups(pid))
+
+
+def process_groups(pid: int, proc: Path = Path("/proc")) -> frozenset[int]:
+    """The supplementary groups of process ``pid`` (empty when they cannot be read)."""
+    try:
+        text = (proc / str(pid) / "status").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("Groups:"):
+            return frozenset(int(g) for g in line.split()[1:] if g.isdigit())
+    return frozenset()
 
 
 def peer_allowed(
@@ -58,8 +71,14 @@ def peer_allowed(
     allowed_uids: frozenset[int] = frozenset(),
     allowed_gids: frozenset[int] = frozenset(),
 ) -> bool:
-    """Our own uid, root, an allowed uid or an allowed (primary) gid may attach."""
-    return peer.uid in (own_uid, 0) or peer.uid in allowed_uids or peer.gid in allowed_gids
+    """Our own uid, root, an allowed uid, or a member (primary or supplementary) of an
+    allowed group may attach."""
+    return (
+        peer.uid in (own_uid, 0)
+        or peer.uid in allowed_uids
+        or peer.gid in allowed_gids
+        or bool(peer.groups & allowed_gids)
+    )
 
 
 def _remove_stale(path: Path) -> None:
@@ -70,9 +89,12 @@ def _remove_stale(path: Path) -> None:
 class ApiServer:
     """Serve ``backend`` on the Unix socket ``path``.
 
-    ``credentials`` reads the peer of a new connection (``SO_PEERCRED`` by default); tests pass
-    a fake to play a foreign user. ``queue_size`` bounds each console's event queue and
-    ``max_sessions`` the consoles attached at once (more are turned away with ``busy``).
+    Besides ``allowed_gids``, members of our own group may attach: the socket belongs to that
+    group (mode 0660), so they are who its file permissions let in (console users join
+    ``gwscada``). ``credentials`` reads the peer of a new connection (``SO_PEERCRED`` by
+    default); tests pass a fake to play a foreign user. ``queue_size`` bounds each console's
+    event queue and ``max_sessions`` the consoles attached at once (more are turned away with
+    ``busy``).
     """
 
     def __init__(
@@ -89,7 +111,7 @@ class ApiServer:
         self.path = Path(path)
         self._backend = backend
         self._allowed_uids = allowed_uids or frozenset()
-        self._allowed_gids = allowed_gids or frozenset()
+        self._allowed_gids = (allowed_gids or frozenset()) | {os.getegid()}
         self._queue_size = queue_size
         self._max_sessions = max_sessions
         self._credentials = credentials

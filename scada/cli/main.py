@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from scada.cli import layout_cmds, ops_cmds, probe_cmds, runtime_cmds
+from scada.cli import layout_cmds, ops_cmds, probe_cmds, runtime_cmds, store_cmds
 
 app = typer.Typer(
     name="scada",
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 layout_cmds.register(app)
 runtime_cmds.register(app)
+store_cmds.register(app)
 probe_cmds.register(app)
 ops_cmds.register(app)
 

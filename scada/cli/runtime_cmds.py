@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import grp
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,6 +22,9 @@ from scada.protocol.commands import CommandResult
 from scada.protocol.enums import ChannelHealth, CommandOutcome, EventKind, Mode, RelayState
 from scada.protocol.readings import Reading
 from scada.protocol.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from scada.settings import LoadedSettings
 
 T = TypeVar("T")
 out = Console(highlight=False, soft_wrap=True)
@@ -60,8 +65,9 @@ def serve(
         typer.Option("--speed", help="Simulated seconds per real second (with --sim).", min=0.001),
     ] = None,
     log_level: Annotated[
-        str, typer.Option("--log-level", help="debug, info, warning or error.")
-    ] = "info",
+        str | None,
+        typer.Option("--log-level", help="debug, info, warning or error (default: settings)."),
+    ] = None,
     drivers: Annotated[
         str,
         typer.Option(
@@ -73,20 +79,44 @@ def serve(
         bool,
         typer.Option("--atn/--no-atn", help="With --sim: run a simulated ATN in-process."),
     ] = True,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            "--broker",
+            help="The ATN's MQTT broker, mqtt://HOST:PORT or mqtts://HOST:PORT (settings: "
+            "mqtt.url); with --sim it replaces the in-process ATN.",
+        ),
+    ] = None,
 ) -> None:
-    """Run the SCADA headless until SIGTERM or Ctrl-C."""
+    """Run the SCADA headless until SIGTERM or Ctrl-C.
+
+    Flags override SCADA_* environment variables, which override /etc/gwscada/scada.toml
+    (`scada config show` prints the effective settings and where each came from).
+    """
     from scada.layout.houses import find_house
-    from scada.runtime import data_dir_default
     from scada.serve import DEFAULT_HOUSE, ServeError, ServeOptions, configure_logging, run_serve
+    from scada.settings import SettingsError, load_settings
 
     if house and layout:
         _fail("give --house or --layout, not both")
-    configure_logging(log_level)
+    flags = {"house": house, "layout": layout, "simulated": sim or None, "socket": socket}
+    flags |= {"data_dir": data_dir, "log_level": log_level, "mqtt_url": broker}
     try:
-        path = layout or find_house(house or DEFAULT_HOUSE)
+        loaded = load_settings(flags)
+    except SettingsError as e:
+        for problem in e.problems:  # one line each, nothing started
+            sys.stderr.write(f"{problem}\n")
+        raise typer.Exit(1) from None
+    settings = loaded.settings
+    configure_logging(settings.log_level)
+    for note in loaded.warnings:
+        logging.getLogger("scada.settings").warning("%s", note)
+    try:
+        path = settings.layout or find_house(settings.house or DEFAULT_HOUSE)
     except LayoutError as e:
-        _fail(str(e))
-    simulated = sim or (house is None and layout is None)
+        origin = loaded.origins["house"]
+        _fail(str(e) if origin.kind == "default" else f"{origin}: house: {e}")
+    simulated = settings.simulated or (settings.house is None and settings.layout is None)
     if drivers not in {"real", "memory"}:
         _fail(f"unknown driver family '{drivers}': use real or memory")
     if drivers == "memory" and not simulated:
@@ -96,11 +126,13 @@ def serve(
     opts = ServeOptions(
         layout_path=path,
         simulated=simulated,
-        socket_path=socket or default_socket_path(),
-        data_dir=data_dir or data_dir_default(),
+        socket_path=settings.socket_path(),
+        data_dir=settings.data_path(),
         drivers="memory" if drivers == "memory" else "real",
         speed=speed,
         atn=atn,
+        console_gids=_console_gids(loaded),
+        mqtt=settings.mqtt_settings(),
     )
     try:
         code = run_serve(opts)
@@ -215,6 +247,17 @@ def mode(
 
 
 # ---------------------------------------------------------------------- helpers
+def _console_gids(loaded: LoadedSettings) -> frozenset[int]:
+    """The gid of the settings' ``console_group`` (members may attach a console)."""
+    name = loaded.settings.console_group
+    try:
+        return frozenset({grp.getgrnam(name).gr_gid})
+    except KeyError:
+        if loaded.origins["console_group"].kind != "default":
+            logging.getLogger("scada.settings").warning("console_group %s does not exist", name)
+        return frozenset()
+
+
 def _run(socket: Path | None, body: Callable[[ApiClient], Awaitable[T]]) -> T:
     async def main() -> T:
         client = await ApiClient.connect(socket or default_socket_path())

@@ -8,6 +8,7 @@ problems instead, so a house picker can show it greyed out with the reason.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +20,14 @@ HOUSES_DIR_ENV = "SCADA_HOUSES_DIR"
 
 
 def input_data_dir() -> Path:
-    """``input_data/`` of the repository that holds this package."""
-    return Path(__file__).resolve().parents[2] / "input_data"
+    """``input_data/`` of the repository that holds this package; for an installed copy
+    (``scada install-service``: no repository around it) ``share/gwscada/input_data`` of its
+    virtual environment, where the installer puts it."""
+    repo = Path(__file__).resolve().parents[2] / "input_data"
+    if repo.is_dir():
+        return repo
+    installed = Path(sys.prefix) / "share" / "gwscada" / "input_data"
+    return installed if installed.is_dir() else repo
 
 
 def houses_dir() -> Path:

@@ -2,5 +2,17 @@
 
 from scada.link.base import Uplink, UplinkHandler
 from scada.link.inprocess import InProcessLink, LinkEnd
+from scada.link.mqtt import QOS1_TYPES, LinkStats, MqttLink, Publication
+from scada.link.mqtt_settings import MqttSettings
 
-__all__ = ["InProcessLink", "LinkEnd", "Uplink", "UplinkHandler"]
+__all__ = [
+    "QOS1_TYPES",
+    "InProcessLink",
+    "LinkEnd",
+    "LinkStats",
+    "MqttLink",
+    "MqttSettings",
+    "Publication",
+    "Uplink",
+    "UplinkHandler",
+]

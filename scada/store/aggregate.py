@@ -1,0 +1,277 @@
+"""Exact per-channel aggregation of statuses and aggregate reports into aligned periods.
+
+Pure: no I/O. A period is keyed by (house alias, SCADA alias, start in µs since the epoch) and
+holds one :class:`ChannelAcc` per (channel, unit). Readings go to the period their ``read_at``
+falls in (so a status of any length aggregates right); an aggregate goes to the longer period
+its start falls in. Every period a status or an aggregate covers is kept, even with no
+readings, so "nothing measured" stays distinguishable from "nothing sent".
+
+Exactness: ``count``, ``min``, ``max`` and ``last`` are exact. The mean of a status's readings
+is ``fsum(values) / count`` (correctly rounded); merging periods weights each part's mean by
+its count, ``fsum(mean_i * (count_i / count))``, which is within a few rounding errors of the
+mean of all the readings and never overflows (a sum of large values could). A mean that
+rounding pushes a hair outside ``[min, max]`` is clamped back (the true mean is inside).
+
+The *digest* is the store's private JSON form of a status's or an aggregate's periods (per
+channel: count, mean, min, max, last and its time), computed once when the row is written, so
+compaction never re-parses a 90 KB status and reads plain JSON instead of validating a model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scada.protocol.base import NAME_PATTERN
+from scada.protocol.readings import AggregateReport, Status
+from scada.store.encoding import from_us, to_us
+
+_NAME = re.compile(NAME_PATTERN)
+
+PeriodKey = tuple[str, str, int]
+"""(house alias, SCADA alias, period start in µs since the epoch)."""
+
+
+@dataclass(slots=True)
+class ChannelAcc:
+    """A running exact aggregate of one channel (in one unit) over one period."""
+
+    count: int
+    parts: list[tuple[float, int]]  # (mean, count) of each merged part
+    min: float
+    max: float
+    last: float
+    last_us: int
+
+    def merge(self, other: ChannelAcc) -> None:
+        """Fold ``other`` in; on equal read times the later-merged ``last`` wins."""
+        self.count += other.count
+        self.parts.extend(other.parts)
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+        if other.last_us >= self.last_us:
+            self.last, self.last_us = other.last, other.last_us
+
+    @property
+    def mean(self) -> float:
+        if len(self.parts) == 1:
+            mean = self.parts[0][0]
+        else:
+            mean = math.fsum(m * (c / self.count) for m, c in self.parts)
+        return min(max(mean, self.min), self.max)
+
+
+Channels = dict[tuple[str, str], ChannelAcc]
+"""(channel, unit) -> aggregate, in first-seen order."""
+
+
+class Periods:
+    """Aggregates of many periods of one length (``period_s``), built up part by part."""
+
+    def __init__(self, period_s: int) -> None:
+        if period_s <= 0:
+            raise ValueError("period_s must be positive")
+        self.period_s = period_s
+        self._period_us = period_s * 1_000_000
+        self.periods: dict[PeriodKey, Channels] = {}
+
+    def _start(self, us: int) -> int:
+        return us - us % self._period_us
+
+    def _cover(self, house: str, scada: str, start_us: int, end_us: int) -> None:
+        """Make sure every period overlapping ``[start_us, end_us)`` exists (maybe empty)."""
+        p = self._start(start_us)
+        while True:
+            self.periods.setdefault((house, scada, p), {})
+            p += self._period_us
+            if p >= end_us:
+                return
+
+    def _fold(self, key: PeriodKey, channel: str, unit: str, acc: ChannelAcc) -> None:
+        channels = self.periods.setdefault(key, {})
+        mine = channels.get((channel, unit))
+        if mine is None:
+            channels[(channel, unit)] = acc
+        else:
+            mine.merge(acc)
+
+    def add_status(self, status: Status) -> None:
+        """Every reading of ``status``, into the period its ``read_at`` falls in."""
+        house, scada = status.house_alias, status.scada_alias
+        start = to_us(status.slot_start)
+        self._cover(house, scada, start, start + status.slot_duration_s * 1_000_000)
+        for series in status.channels:
+            n = len(series.values)
+            if not n:
+                continue
+            times = series.read_at
+            # the latest read time, the later one on a tie (datetimes compare in C: fast)
+            latest = max(times)
+            i_last = (
+                n - 1 if times[-1] == latest else max(reversed(range(n)), key=times.__getitem__)
+            )
+            lo, hi = self._start(to_us(min(times))), self._start(to_us(latest))
+            if lo == hi:  # the usual case: the whole series in one period
+                acc = ChannelAcc(
+                    n,
+                    [(_mean(series.values), n)],
+                    min(series.values),
+                    max(series.values),
+                    series.values[i_last],
+                    to_us(times[i_last]),
+                )
+                self._fold((house, scada, lo), series.channel, series.unit, acc)
+                continue
+            split: dict[int, tuple[list[float], list[int]]] = {}
+            for v, t in zip(series.values, times, strict=True):
+                us = to_us(t)
+                values, stamps = split.setdefault(self._start(us), ([], []))
+                values.append(v)
+                stamps.append(us)
+            for p, (values, stamps) in sorted(split.items()):
+                self._fold((house, scada, p), series.channel, series.unit, _acc(values, stamps))
+
+    def add_report(self, report: AggregateReport) -> None:
+        """An aggregate report (one with no digest): its mean times its count is its sum."""
+        start = to_us(report.period_start)
+        key = (report.house_alias, report.scada_alias, self._start(start))
+        self._cover(key[0], key[1], start, start + 1)
+        for c in report.channels:
+            acc = ChannelAcc(
+                c.count, [(c.mean, c.count)], c.min, c.max, c.last, to_us(c.last_read_at)
+            )
+            self._fold(key, c.channel, c.unit, acc)
+
+    def add_digest(self, digest: str) -> None:
+        """A stored digest (see :func:`digest_text`); raises ``ValueError`` if it is malformed,
+        having added nothing."""
+        parsed: list[tuple[PeriodKey, int, list[tuple[str, str, ChannelAcc]]]] = []
+        try:
+            for entry in json.loads(digest):
+                house, scada, start = str(entry["h"]), str(entry["s"]), int(entry["b"])
+                channels = [_parse_channel(ch) for ch in entry["c"]]
+                parsed.append(((house, scada, self._start(start)), start, channels))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ValueError(f"malformed digest: {exc}") from exc
+        for key, start, channels in parsed:
+            self._cover(key[0], key[1], start, start + 1)
+            for channel, unit, acc in channels:
+                self._fold(key, channel, unit, acc)
+
+    def absorb(self, other: Periods) -> None:
+        """Fold every period of ``other`` (of any length) into this one's periods."""
+        for (house, scada, start), channels in other.periods.items():
+            key = (house, scada, self._start(start))
+            self._cover(house, scada, start, start + 1)
+            for (channel, unit), acc in channels.items():
+                self._fold(key, channel, unit, acc)
+
+    def reports(self, new_id: Callable[[], str]) -> list[tuple[AggregateReport, str]]:
+        """One :class:`AggregateReport` per period, oldest first, each with its digest.
+
+        A channel seen in two units in one period (the layout changed its unit) cannot be
+        averaged across them: each unit goes into its own report for that period.
+        """
+        out: list[tuple[AggregateReport, str]] = []
+        for key in sorted(self.periods, key=lambda k: (k[2], k[0], k[1])):
+            by_channel: dict[str, list[tuple[str, ChannelAcc]]] = {}
+            for (channel, unit), acc in self.periods[key].items():
+                by_channel.setdefault(channel, []).append((unit, acc))
+            variants = max((len(v) for v in by_channel.values()), default=1)
+            for k in range(variants):
+                chosen = [(ch, vs[k]) for ch, vs in by_channel.items() if k < len(vs)]
+                # one validation of plain data: much faster than a model per channel
+                report = AggregateReport.model_validate(
+                    {
+                        "id": new_id(),
+                        "house_alias": key[0],
+                        "scada_alias": key[1],
+                        "period_start": from_us(key[2]),
+                        "period_s": self.period_s,
+                        "channels": [_channel_data(ch, unit, acc) for ch, (unit, acc) in chosen],
+                    }
+                )
+                out.append((report, digest_text(key, [(ch, u, a) for ch, (u, a) in chosen])))
+        return out
+
+
+def _parse_channel(raw: Any) -> tuple[str, str, ChannelAcc]:
+    channel, unit, count, mean, lo, hi, last, last_us = raw
+    acc = ChannelAcc(
+        int(count), [(float(mean), int(count))], float(lo), float(hi), float(last), int(last_us)
+    )
+    floats = [float(mean), acc.min, acc.max, acc.last]
+    if acc.count < 1 or not all(map(math.isfinite, floats)) or not acc.min <= acc.last <= acc.max:
+        raise ValueError(f"channel {channel}: impossible aggregate")
+    channel, unit = str(channel), str(unit)
+    if not _NAME.match(channel) or not (0 < len(unit) <= 16 and unit.isprintable()):
+        raise ValueError(f"bad channel name or unit: {channel!r} {unit!r}")
+    return channel, unit, acc
+
+
+def _mean(values: Sequence[float]) -> float:
+    """The mean of finite ``values``, correctly rounded unless their sum overflows."""
+    try:
+        total = math.fsum(values)
+    except OverflowError:
+        total = math.inf
+    if math.isfinite(total):
+        return total / len(values)
+    return math.fsum(v / len(values) for v in values)
+
+
+def _acc(values: list[float], times: list[int]) -> ChannelAcc:
+    i = max(reversed(range(len(times))), key=times.__getitem__)  # latest; later on a tie
+    return ChannelAcc(
+        len(values), [(_mean(values), len(values))], min(values), max(values), values[i], times[i]
+    )
+
+
+def _channel_data(channel: str, unit: str, acc: ChannelAcc) -> dict[str, Any]:
+    return {
+        "channel": channel,
+        "unit": unit,
+        "count": acc.count,
+        "min": acc.min,
+        "mean": acc.mean,
+        "max": acc.max,
+        "last": acc.last,
+        "last_read_at": from_us(acc.last_us),
+    }
+
+
+def _entry(key: PeriodKey, channels: Iterable[tuple[str, str, ChannelAcc]]) -> dict[str, Any]:
+    return {
+        "h": key[0],
+        "s": key[1],
+        "b": key[2],
+        "c": [
+            [ch, unit, a.count, a.mean, a.min, a.max, a.last, a.last_us] for ch, unit, a in channels
+        ],
+    }
+
+
+def _dumps(entries: list[dict[str, Any]]) -> str:
+    # floats go through repr, so they come back bit for bit
+    return json.dumps(entries, separators=(",", ":"), allow_nan=False)
+
+
+def digest_text(key: PeriodKey, channels: Iterable[tuple[str, str, ChannelAcc]]) -> str:
+    """The digest of one period: compact JSON, floats through ``repr`` (so bit for bit)."""
+    return _dumps([_entry(key, channels)])
+
+
+def status_digest(status: Status, period_s: int) -> str:
+    """The digest of ``status`` cut into ``period_s`` periods (computed once, at put)."""
+    periods = Periods(period_s)
+    periods.add_status(status)
+    return _dumps(
+        [
+            _entry(key, [(c, u, a) for (c, u), a in channels.items()])
+            for key, channels in periods.periods.items()
+        ]
+    )
