@@ -31,8 +31,9 @@ venv: $(STAMP)
 # The tests run a real mosquitto broker and a real terminal (tmux). Install them when we can.
 deps:
 	@missing=""; \
-	for tool in mosquitto tmux; do \
-		command -v $$tool >/dev/null 2>&1 || test -x /usr/sbin/$$tool || missing="$$missing $$tool"; \
+	for pkg in mosquitto:mosquitto mosquitto_sub:mosquitto-clients tmux:tmux openssl:openssl; do \
+		tool=$${pkg%%:*}; \
+		command -v $$tool >/dev/null 2>&1 || test -x /usr/sbin/$$tool || missing="$$missing $${pkg#*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

@@ -18,7 +18,7 @@ Reconnects follow a capped exponential back-off with jitter, in whole seconds, a
 never a busy loop (defect 7); a connection that drops within :data:`STABLE_S` of connecting
 keeps escalating (two clients fighting over one client id back off instead of flapping). The
 keepalive setting is passed to the client (defect 8), so a half-open socket is noticed within
-about 1.5 keepalives.
+about two keepalives (a ping after one, given up after the next).
 
 **State.** :attr:`MqttLink.broker_state` is the broker connection only (``connecting`` until the
 first outcome, ``up`` once connected *and* subscribed, ``down`` otherwise, with
@@ -36,6 +36,8 @@ close; both carry the link's ``boot_id``, so a peer tells a restart from a recon
 will's ``at`` is when the link started: MQTT cannot know when a client dies).
 Delivery beyond the broker is the store's business: QoS 1 only reaches the broker, the ATN's
 application-level :class:`~scada.protocol.Ack` is what empties the outbox.
+:meth:`~MqttLink.publish` / :meth:`~MqttLink.publish_encoded` return a :class:`Publication`
+whose future says when the broker acknowledged a message (PUBACK).
 
 **Bad input** never crashes anything. A topic of the wrong shape, a message for another
 alias, one from someone other than the peer, an undecodable or unknown payload, a payload whose
@@ -436,30 +438,32 @@ class MqttLink:
     def send(self, message: WireMessage) -> bool:
         """Publish ``message`` to the peer without waiting; False when it could not be handed to
         the client (broker not up, client queue full, unencodable)."""
-        return self._send(message) is not None
+        return self._send_message(message) is not None
 
     def publish(self, message: WireMessage) -> Publication | None:
         """Like :meth:`send`, returning a :class:`Publication` whose ``broker_ack`` future says
         when the broker took the message; ``None`` when it could not be handed over."""
-        sent = self._send(message)
-        if sent is None:
+        return self._track(self._send_message(message), getattr(message, "id", None))
+
+    def publish_encoded(
+        self, message_type: str, payload: bytes, *, message_id: str | None = None
+    ) -> Publication | None:
+        """:meth:`publish` for a message already encoded (e.g. kept as bytes in the store's
+        outbox): no decode/encode round trip. ``message_type`` picks the topic and QoS; the
+        payload is sent as it is."""
+        try:
+            topic_ = self._topics.get(message_type) or self._topic_for(message_type)
+        except ProtocolError as e:
+            self._dropped["encode"] += 1
+            self._log_once("encode", "cannot send %s: %s", message_type, e)
             return None
-        sess, info, qos, topic_ = sent
-        assert self._loop is not None
-        pub = Publication(
-            info.mid, qos, topic_, getattr(message, "id", None), self._loop.create_future()
-        )
-        old = sess.pending.pop(info.mid, None)
-        if old is not None and not old.broker_ack.done():  # a wrapped-around mid: long lost
-            old.broker_ack.set_result(False)
-        sess.pending[info.mid] = pub
-        return pub
+        return self._track(self._send(message_type, topic_, payload), message_id)
 
     # ================================================================ outgoing
-    def _send(self, message: WireMessage) -> tuple[_Session, mqtt.MQTTMessageInfo, int, str] | None:
-        sess = self._session
-        client = sess.client if sess is not None else None
-        if sess is None or client is None or self._state is not LinkState.UP:
+    def _send_message(
+        self, message: WireMessage
+    ) -> tuple[_Session, mqtt.MQTTMessageInfo, int, str] | None:
+        if self._state is not LinkState.UP:  # before encoding: nothing to do while down
             self._dropped["not_connected"] += 1
             return None
         try:
@@ -469,9 +473,35 @@ class MqttLink:
             self._dropped["encode"] += 1
             self._log_once("encode", "cannot send %s: %s", message.type, e)
             return None
-        qos = 1 if message.type in self.qos1_types else 0
+        return self._send(message.type, topic_, payload)
+
+    def _send(
+        self, message_type: str, topic_: str, payload: bytes
+    ) -> tuple[_Session, mqtt.MQTTMessageInfo, int, str] | None:
+        sess = self._session
+        client = sess.client if sess is not None else None
+        if sess is None or client is None or self._state is not LinkState.UP:
+            self._dropped["not_connected"] += 1
+            return None
+        qos = 1 if message_type in self.qos1_types else 0
         info = self._publish_raw(client, topic_, payload, qos=qos, retain=False)
         return None if info is None else (sess, info, qos, topic_)
+
+    def _track(
+        self,
+        sent: tuple[_Session, mqtt.MQTTMessageInfo, int, str] | None,
+        message_id: str | None,
+    ) -> Publication | None:
+        if sent is None:
+            return None
+        sess, info, qos, topic_ = sent
+        assert self._loop is not None
+        pub = Publication(info.mid, qos, topic_, message_id, self._loop.create_future())
+        old = sess.pending.pop(info.mid, None)
+        if old is not None and not old.broker_ack.done():  # a wrapped-around mid: long lost
+            old.broker_ack.set_result(False)
+        sess.pending[info.mid] = pub
+        return pub
 
     def _topic_for(self, message_type: str) -> str:
         topic_ = topic(self.me, self.peer, message_type)  # checked once per type

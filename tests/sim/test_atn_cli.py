@@ -1,4 +1,5 @@
-"""``sim atn``: on its own the simulated ATN needs an MQTT broker, which comes in a later issue."""
+"""``sim atn``: on its own the simulated ATN needs an MQTT broker (running it against a real
+broker is tested in tests/link/test_mqtt_serve.py)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ def test_sim_atn_needs_a_broker(runner: CliRunner) -> None:
     assert len(res.output.strip().splitlines()) == 1
 
 
-def test_sim_atn_says_mqtt_is_not_there_yet(runner: CliRunner) -> None:
+def test_sim_atn_wants_a_broker_url(runner: CliRunner) -> None:
     res = runner.invoke(app, ["atn", "--broker", "localhost:1883"])
     assert res.exit_code == 2
-    assert "MQTT uplink is not built yet" in res.output
+    assert "must start with mqtt:// or mqtts://" in res.output
+    assert len(res.output.strip().splitlines()) == 1
 
 
 def test_sim_atn_names_an_unknown_house(runner: CliRunner) -> None:
