@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scada.actors.controller import Controller
+from scada.actors.forwarder import Forwarder
 from scada.actors.house import HouseState
 from scada.actors.relays import RelayActor
 from scada.actors.reporter import StatusReporter
@@ -30,8 +31,9 @@ from scada.drivers.factory import Devices
 from scada.hub import EventHub
 from scada.layout import Layout
 from scada.link.base import Uplink
-from scada.protocol.enums import ProblemKind, Severity
+from scada.protocol.enums import Mode, ProblemKind, Severity
 from scada.protocol.readings import Status
+from scada.store import Store
 
 log = logging.getLogger("scada.runtime")
 
@@ -63,6 +65,7 @@ class Runtime:
         list_houses: Callable[[], list[tuple[str, str, bool, str]]] | None = None,
         extra_actors: Mapping[str, Callable[[], Awaitable[None]]] | None = None,
         console_gids: frozenset[int] = frozenset(),
+        store: Store | None = None,
     ) -> None:
         self.layout = layout
         self.layout_path = layout_path
@@ -78,6 +81,23 @@ class Runtime:
         }
         self.uplink = uplink
         self.controller = Controller(self.house, self.relay_actors, uplink)
+        self.store = store
+        self.forwarder: Forwarder | None = None
+        if store is not None:
+            ctl = self.controller
+            self.forwarder = Forwarder(
+                store, uplink, clock, may_send=lambda: ctl.state.mode is Mode.REMOTE
+            )
+            ctl.forwarder = self.forwarder
+            listen = getattr(uplink, "add_state_listener", None)
+            if listen is not None:
+                forwarder = self.forwarder
+
+                def link_changed(*_: object) -> None:
+                    ctl.wake()
+                    forwarder.link_changed()
+
+                listen(link_changed)
         self.statuses: list[Status] = []
         self.reporter = StatusReporter(self.house, self._deliver_status)
         self.service = RuntimeService(self, list_houses or (list))
@@ -99,6 +119,8 @@ class Runtime:
         self.supervisor.add("controller", self.controller.run)
         self.supervisor.add("status", self.reporter.run)
         self.supervisor.add("sweeper", self._sweep)
+        if self.forwarder is not None:
+            self.supervisor.add("forwarder", self.forwarder.run)
         if uplink is not None:
             self.supervisor.add("uplink", lambda: uplink.run(self.controller.on_uplink))
         for name, fn in (extra_actors or {}).items():

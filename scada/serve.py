@@ -19,6 +19,7 @@ from scada.layout import Layout, LayoutError, load_layout
 from scada.layout.houses import find_house, list_houses
 from scada.link import MqttLink, MqttSettings
 from scada.runtime import Runtime
+from scada.store import Store, StoreError, store_path
 from scada.systemd import JournalFormatter, Notifier, under_journal
 
 log = logging.getLogger("scada.serve")
@@ -66,6 +67,19 @@ async def _serve(opts: ServeOptions, *, virtual: bool) -> int:
 
 async def _serve_houses(opts: ServeOptions, *, virtual: bool, notifier: Notifier | None) -> int:
     clock: Clock = LoopClock(datetime.now(UTC)) if virtual else SystemClock()
+    try:
+        store = Store.open(store_path(opts.data_dir), clock)
+    except (StoreError, OSError) as e:
+        raise ServeError(f"cannot open the store in {opts.data_dir}: {e}") from None
+    try:
+        return await _serve_with_store(opts, clock, store, notifier)
+    finally:
+        store.close()
+
+
+async def _serve_with_store(
+    opts: ServeOptions, clock: Clock, store: Store, notifier: Notifier | None
+) -> int:
     path, simulated = opts.layout_path, opts.simulated
     while True:
         layout = _load(path)
@@ -73,7 +87,9 @@ async def _serve_houses(opts: ServeOptions, *, virtual: bool, notifier: Notifier
         if emu is not None:
             await emu.start()
         try:
-            runtime = _build(layout, path, simulated, opts, clock, emu=emu, notifier=notifier)
+            runtime = _build(
+                layout, path, simulated, opts, clock, emu=emu, notifier=notifier, store=store
+            )
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, _stopper(runtime, notifier))
@@ -127,6 +143,7 @@ def _build(
     *,
     emu: Emulation | None,
     notifier: Notifier | None = None,
+    store: Store | None = None,
 ) -> Runtime:
     family: DriverFamily = "memory" if opts.drivers == "memory" else "real"
     buses: Buses | None = emu.buses if emu is not None else (None if simulated else SystemBuses())
@@ -150,6 +167,7 @@ def _build(
         list_houses=_houses,
         extra_actors=_extra_actors(layout, simulated, emu, notifier),
         console_gids=opts.console_gids,
+        store=store,
     )
     if mqtt is not None:
         mqtt.boot_id = runtime.boot_id  # one boot id in the presence and in the statuses

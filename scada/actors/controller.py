@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from scada.actors.forwarder import Forwarder
 from scada.actors.house import HouseState
 from scada.actors.relays import RelayActor
 from scada.control import (
@@ -64,7 +65,7 @@ from scada.protocol.enums import (
 from scada.protocol.events import ProblemEvent
 from scada.protocol.readings import PowerReading, Status
 from scada.protocol.snapshot import ActuatorSnapshot
-from scada.protocol.uplink import SnapshotRequest
+from scada.protocol.uplink import Ack, SnapshotRequest
 
 log = logging.getLogger("scada.controller")
 
@@ -95,6 +96,8 @@ class Controller:
         self.settings = house.layout.control
         self.clock = house.clock
         self.uplink = uplink
+        #: Store-and-forward for statuses and problems (None: sent live, only in RemoteControl).
+        self.forwarder: Forwarder | None = None
         self._actors = relay_actors
         self.state: ModeState = m.initial(self.clock.now())
         self.relays: dict[str, _Relay] = {
@@ -268,6 +271,9 @@ class Controller:
             else:
                 result = await self.command(msg, who="atn")
             self._send_up(result)
+        elif isinstance(msg, Ack):
+            if self.forwarder is not None:
+                self.forwarder.ack(msg.message_id)
         elif isinstance(msg, SnapshotRequest):
             from scada.actors.snapshots import build_snapshot  # noqa: PLC0415 - breaks an import cycle
 
@@ -276,7 +282,9 @@ class Controller:
             log.debug("ignoring %s from the uplink", msg.type)
 
     def status_ready(self, status: Status) -> None:
-        if self.state.mode is Mode.REMOTE:
+        if self.forwarder is not None:
+            self.forwarder.offer(status)
+        elif self.state.mode is Mode.REMOTE:
             self._send_up(status)
 
     # -------------------------------------------------------------- snapshots
@@ -320,6 +328,8 @@ class Controller:
                 ),
             )
             self._atn_wants.clear()
+            if self.forwarder is not None:
+                self.forwarder.link_changed()
         if before.hold is not None and self.state.hold is None:
             why = HoldEndReason.EXPIRED if before.hold.expired(now) else HoldEndReason.RELEASED
             ended_at = before.hold.until if why is HoldEndReason.EXPIRED else now
@@ -561,7 +571,9 @@ class Controller:
         return result
 
     def _problem(self, msg: ProblemEvent) -> None:
-        if self.state.mode is Mode.REMOTE:
+        if self.forwarder is not None:
+            self.forwarder.offer(msg)
+        elif self.state.mode is Mode.REMOTE:
             self._send_up(msg)
 
     def _power(self, msg: PowerReading) -> None:

@@ -42,4 +42,5 @@ def build_snapshot(
         devices=house.device_snapshots(),
         link=link_status(ctl, now),
         simulated=house.layout.simulated if simulated is None else simulated,
+        store=ctl.forwarder.stats() if ctl.forwarder is not None else None,
     )

@@ -30,3 +30,7 @@ class Uplink(Protocol):
     def send(self, message: WireMessage) -> bool:
         """Queue ``message`` for the ATN without waiting; False when it could not be queued."""
         ...
+
+    def send_encoded(self, message_type: str, payload: bytes) -> bool:
+        """:meth:`send` for a message already encoded (the store keeps its outbox as bytes)."""
+        ...

@@ -47,6 +47,17 @@ class LinkEnd:
             return False
         return True
 
+    def send_encoded(self, message_type: str, payload: bytes) -> bool:  # noqa: ARG002 - the frame names its type
+        if not self.connected:
+            self.dropped += 1
+            return False
+        try:
+            self._outbox.put_nowait(payload)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            return False
+        return True
+
     async def run(self, handler: UplinkHandler) -> None:
         while True:
             frame = await self._inbox.get()

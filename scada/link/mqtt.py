@@ -440,6 +440,10 @@ class MqttLink:
         the client (broker not up, client queue full, unencodable)."""
         return self._send_message(message) is not None
 
+    def send_encoded(self, message_type: str, payload: bytes) -> bool:
+        """The seam's form of :meth:`publish_encoded`."""
+        return self.publish_encoded(message_type, payload) is not None
+
     def publish(self, message: WireMessage) -> Publication | None:
         """Like :meth:`send`, returning a :class:`Publication` whose ``broker_ack`` future says
         when the broker took the message; ``None`` when it could not be handed over."""

@@ -1,0 +1,129 @@
+"""Store-and-forward: every status, aggregate report and problem event goes through the outbox.
+
+Messages are written to the store first (committed to disk), and only then sent. While the
+SCADA is in RemoteControl with the uplink up, the forwarder sends them oldest first — statuses
+before aggregates — with at most :data:`WINDOW` in flight; each leaves the store only when the
+ATN acknowledges it. A message unacknowledged after :data:`ACK_TIMEOUT_S` goes back to the
+queue; a link that goes down puts everything in flight back. Outside RemoteControl nothing is
+sent, and the store's retention tiers keep the data (24 h whole, 7 days of 5-minute aggregates,
+28 days hourly), compacted every :data:`COMPACT_PERIOD_S`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from scada.clock import Clock
+from scada.link.base import Uplink
+from scada.protocol.enums import LinkState
+from scada.protocol.events import ProblemEvent
+from scada.protocol.readings import AggregateReport, Status
+from scada.protocol.snapshot import StoreStats
+from scada.store import Store
+
+log = logging.getLogger("scada.forwarder")
+
+WINDOW = 64
+ACK_TIMEOUT_S = 30.0
+COMPACT_PERIOD_S = 300.0
+IDLE_S = 1.0
+
+Storable = Status | AggregateReport | ProblemEvent
+
+
+class Forwarder:
+    def __init__(
+        self,
+        store: Store,
+        uplink: Uplink | None,
+        clock: Clock,
+        *,
+        may_send: Callable[[], bool],
+    ) -> None:
+        self.store = store
+        self.uplink = uplink
+        self.clock = clock
+        self._may_send = may_send
+        self._in_flight: dict[str, float] = {}
+        self._wake = asyncio.Event()
+        self.sent = 0
+        self.acked = 0
+        self.last_ack_at: datetime | None = None
+
+    def offer(self, msg: Storable) -> None:
+        """Keep ``msg`` until the ATN acknowledges it (on disk when this returns)."""
+        self.store.put(msg)
+        self._wake.set()
+
+    def ack(self, message_id: str) -> None:
+        self._in_flight.pop(message_id, None)
+        if self.store.ack(message_id):
+            self.acked += 1
+            self.last_ack_at = self.clock.now()
+        self._wake.set()
+
+    def link_changed(self) -> None:
+        """The uplink went up or down (or the mode changed): re-plan at once."""
+        self._wake.set()
+
+    def stats(self) -> StoreStats:
+        return self.store.stats()
+
+    async def run(self) -> None:
+        # Whatever was in flight when the last run ended is unacknowledged: send it again.
+        self.store.requeue_in_flight()
+        next_compact = self.clock.monotonic()
+        while True:
+            now = self.clock.monotonic()
+            if now >= next_compact:
+                report = self.store.compact(self.clock.now())
+                next_compact = now + (COMPACT_PERIOD_S if report.done else IDLE_S)
+            if self._ready():
+                self._expire_in_flight(now)
+                self._send_some(now)
+            elif self._in_flight:
+                self.store.requeue_in_flight(list(self._in_flight))
+                self._in_flight.clear()
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(IDLE_S):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    def _ready(self) -> bool:
+        up = self.uplink is not None and self.uplink.broker_state is LinkState.UP
+        return up and self._may_send()
+
+    def _expire_in_flight(self, now: float) -> None:
+        late = [mid for mid, sent in self._in_flight.items() if now - sent > ACK_TIMEOUT_S]
+        if late:
+            log.info(
+                "%d messages unacknowledged after %.0f s: queued again", len(late), ACK_TIMEOUT_S
+            )
+            self.store.requeue_in_flight(late)
+            for mid in late:
+                del self._in_flight[mid]
+
+    def _send_some(self, now: float) -> None:
+        assert self.uplink is not None
+        room = WINDOW - len(self._in_flight)
+        if room <= 0:
+            return
+        batch = [
+            item
+            for item in self.store.next_batch(room + len(self._in_flight))
+            if item.id not in self._in_flight
+        ]
+        sent_ids: list[str] = []
+        for item in batch[:room]:
+            if not self.uplink.send_encoded(item.kind, item.payload):
+                break
+            self._in_flight[item.id] = now
+            sent_ids.append(item.id)
+        if sent_ids:
+            self.store.mark_sent(sent_ids)
+            self.sent += len(sent_ids)
