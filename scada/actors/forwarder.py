@@ -30,6 +30,7 @@ WINDOW = 64
 ACK_TIMEOUT_S = 30.0
 COMPACT_PERIOD_S = 300.0
 IDLE_S = 1.0
+BATCH_BYTES = 1_000_000  # one pass never unpacks more than this (a 40-channel status is ~90 KB)
 
 Storable = Status | AggregateReport | ProblemEvent
 
@@ -48,6 +49,7 @@ class Forwarder:
         self.clock = clock
         self._may_send = may_send
         self._in_flight: dict[str, float] = {}
+        self._acks: list[str] = []
         self._wake = asyncio.Event()
         self.sent = 0
         self.acked = 0
@@ -59,10 +61,10 @@ class Forwarder:
         self._wake.set()
 
     def ack(self, message_id: str) -> None:
+        """The ATN has the message. Deleted on the next pass, with the other acks of that pass:
+        one transaction for many acks, because each commit is a flush to the SD card."""
         self._in_flight.pop(message_id, None)
-        if self.store.ack(message_id):
-            self.acked += 1
-            self.last_ack_at = self.clock.now()
+        self._acks.append(message_id)
         self._wake.set()
 
     def link_changed(self) -> None:
@@ -81,6 +83,12 @@ class Forwarder:
             if now >= next_compact:
                 report = self.store.compact(self.clock.now())
                 next_compact = now + (COMPACT_PERIOD_S if report.done else IDLE_S)
+            if self._acks:
+                done = self.store.ack_many(self._acks)
+                self._acks.clear()
+                if done:
+                    self.acked += done
+                    self.last_ack_at = self.clock.now()
             if self._ready():
                 self._expire_in_flight(now)
                 self._send_some(now)
@@ -115,7 +123,7 @@ class Forwarder:
             return
         batch = [
             item
-            for item in self.store.next_batch(room + len(self._in_flight))
+            for item in self.store.next_batch(room + len(self._in_flight), max_bytes=BATCH_BYTES)
             if item.id not in self._in_flight
         ]
         sent_ids: list[str] = []

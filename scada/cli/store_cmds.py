@@ -2,8 +2,9 @@
 
 Opens the store file read-only (beside a running SCADA, or without one) and prints one line per
 section (tier 1 statuses and problems, tier 2 5-minute and tier 3 hourly aggregates) with
-rows, messages in flight, bytes, and the oldest and newest data; then the totals, the size
-against the cap, quarantined messages with their latest reasons, drops and acknowledgements.
+rows, messages in flight, data bytes, and the oldest and newest data; then the totals, the
+pages in use against the cap, quarantined messages with their latest reasons, drops and
+acknowledgements.
 Exit status 1 (and one line on stderr) when there is no readable store.
 """
 
@@ -82,12 +83,12 @@ def _print(d: StoreDetails) -> None:
             _when(t.oldest),
             _when(t.newest),
         )
-    table.add_row("", "total", str(d.pending), str(d.in_flight), _mb(d.size_bytes), "", "")
+    table.add_row("", "total", str(d.pending), str(d.in_flight), _mb(d.data_bytes), "", "")
     out.print(table)
     alarm = "  [red]FILLING UP[/]" if d.fill_alarm else ""
     out.print(
-        f"size: {_mb(d.size_bytes)} of a {_mb(d.cap_bytes)} cap ({100 * d.fill:.1f}%), "
-        f"file {_mb(d.file_bytes)}{alarm}"
+        f"size: {_mb(d.size_bytes)} in use of a {_mb(d.cap_bytes)} cap ({100 * d.fill:.1f}%); "
+        f"file {_mb(d.file_bytes)} with the WAL{alarm}"
     )
     out.print(
         f"oldest pending: {_when(d.oldest_pending_at)}; acked: {d.acked_total}, "
@@ -100,5 +101,7 @@ def _print(d: StoreDetails) -> None:
         f"({'/'.join(map(str, capped))}); statuses aggregated: {d.statuses_aggregated}"
     )
     out.print(f"quarantined: {d.quarantined} kept, {d.quarantined_total} in all")
+    if d.moved_aside:
+        out.print(f"[red]damaged store files moved aside and replaced: {d.moved_aside}[/]")
     for q in d.recent_quarantine:
         out.print(f"  {_when(q.at)} {q.kind} {q.id}: {q.reason}", markup=False)

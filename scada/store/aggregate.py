@@ -24,7 +24,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from scada.protocol.base import NAME_PATTERN
 from scada.protocol.readings import AggregateReport, Status
@@ -116,14 +116,7 @@ class Periods:
             )
             lo, hi = self._start(to_us(min(times))), self._start(to_us(latest))
             if lo == hi:  # the usual case: the whole series in one period
-                acc = ChannelAcc(
-                    n,
-                    [(_mean(series.values), n)],
-                    min(series.values),
-                    max(series.values),
-                    series.values[i_last],
-                    to_us(times[i_last]),
-                )
+                acc = _new_acc(series.values, series.values[i_last], to_us(times[i_last]))
                 self._fold((house, scada, lo), series.channel, series.unit, acc)
                 continue
             split: dict[int, tuple[list[float], list[int]]] = {}
@@ -213,22 +206,26 @@ def _parse_channel(raw: Any) -> tuple[str, str, ChannelAcc]:
     return channel, unit, acc
 
 
-def _mean(values: Sequence[float]) -> float:
-    """The mean of finite ``values``, correctly rounded unless their sum overflows."""
+_SCALE: Final = 2.0**-64  # exact: only the exponent changes
+
+
+def _new_acc(values: Sequence[float], last: float, last_us: int) -> ChannelAcc:
+    """The aggregate of ``values`` (finite). The mean is ``fsum / count``, correctly rounded
+    (if the sum overflows, the values are scaled down by a power of two first) and kept
+    within ``[min, max]``, where the true mean is."""
+    lo, hi, n = min(values), max(values), len(values)
     try:
-        total = math.fsum(values)
-    except OverflowError:
-        total = math.inf
-    if math.isfinite(total):
-        return total / len(values)
-    return math.fsum(v / len(values) for v in values)
+        mean = math.fsum(values) / n
+    except OverflowError:  # "intermediate overflow": the sum, not the mean, is too large
+        mean = math.inf
+    if not math.isfinite(mean):
+        mean = math.fsum(v * _SCALE for v in values) / n / _SCALE
+    return ChannelAcc(n, [(min(max(mean, lo), hi), n)], lo, hi, last, last_us)
 
 
 def _acc(values: list[float], times: list[int]) -> ChannelAcc:
     i = max(reversed(range(len(times))), key=times.__getitem__)  # latest; later on a tie
-    return ChannelAcc(
-        len(values), [(_mean(values), len(values))], min(values), max(values), values[i], times[i]
-    )
+    return _new_acc(values, values[i], times[i])
 
 
 def _channel_data(channel: str, unit: str, acc: ChannelAcc) -> dict[str, Any]:

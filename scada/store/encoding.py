@@ -23,6 +23,8 @@ from importlib import metadata
 from typing import Final, Literal
 
 from scada.protocol.base import SCHEMA_VERSION
+from scada.protocol.codec import decode
+from scada.protocol.errors import ProtocolError
 from scada.protocol.events import ProblemEvent
 from scada.protocol.readings import AggregateReport, Status
 
@@ -111,3 +113,25 @@ def protocol_fingerprint() -> str:
     schemas = [cls.model_json_schema() for cls in (Status, AggregateReport, ProblemEvent)]
     text = json.dumps([SCHEMA_VERSION, package, schemas], sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def readable_payload(
+    mid: str, kind: str, codec: int, blob: bytes, verified: bool
+) -> tuple[bytes, str] | tuple[None, str]:
+    """The JSON in a stored row, or ``None`` and why the row is poison. ``verified``: the row
+    was checked against this release's protocol already, so it is not decoded again."""
+    if codec != CODEC_ZLIB_JSON:
+        return None, f"unknown codec {codec}"
+    try:
+        payload = decompress(blob)
+    except zlib.error as exc:
+        return None, f"damaged payload ({exc})"
+    if verified:
+        return payload, ""
+    try:
+        msg = decode(payload, where=f"stored {kind} {mid}")
+    except ProtocolError as exc:
+        return None, f"cannot be decoded by this release: {exc}"
+    if msg.type != kind or getattr(msg, "id", None) != mid:
+        return None, f"payload is a {msg.type} message, not the {kind} {mid} it is filed as"
+    return payload, ""

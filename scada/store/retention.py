@@ -39,6 +39,7 @@ from scada.store.rows import delete_counted, insert_message, quarantine_rows
 from scada.store.stats import ROW_OVERHEAD_BYTES, stored_bytes
 
 _S: Final = 1_000_000
+_CAP_ROUNDS: Final = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +132,7 @@ def roll_up(
         kind, keep_s, period_s = "aggregate", retention.tier2_keep_s, retention.tier3_period_s
     rows = db.execute(
         # by tier first: the age index would visit every older row of the other tiers
-        "SELECT seq, kind, digest, payload FROM outbox INDEXED BY outbox_tier "
+        "SELECT seq, kind, digest FROM outbox INDEXED BY outbox_tier "
         "WHERE tier = ? AND kind = ? AND in_flight = 0 AND end_us <= ? "
         "ORDER BY end_us, seq LIMIT ?",
         (source_tier, kind, now_us - keep_s * _S, max_rows),
@@ -141,8 +142,8 @@ def roll_up(
     fresh = Periods(period_s)
     used: list[int] = []
     poison: list[tuple[int, str]] = []
-    for seq, row_kind, digest, payload in rows:
-        loaded = _load(str(row_kind), _blob(digest), bytes(payload), period_s)
+    for seq, row_kind, digest in rows:
+        loaded = _load(db, int(seq), str(row_kind), _blob(digest), period_s)
         if isinstance(loaded, str):
             poison.append((int(seq), f"cannot be aggregated: {loaded}"))
         else:
@@ -152,12 +153,12 @@ def roll_up(
     combined = Periods(period_s)
     target_tier = source_tier + 1
     for start in sorted({key[2] for key in fresh.periods}):
-        for seq, row_kind, digest, payload in db.execute(
-            "SELECT seq, kind, digest, payload FROM outbox WHERE tier = ? AND start_us = ? "
+        for seq, row_kind, digest in db.execute(
+            "SELECT seq, kind, digest FROM outbox WHERE tier = ? AND start_us = ? "
             "AND kind = 'aggregate' AND in_flight = 0 ORDER BY seq",
             (target_tier, start),
         ).fetchall():
-            loaded = _load(str(row_kind), _blob(digest), bytes(payload), period_s)
+            loaded = _load(db, int(seq), str(row_kind), _blob(digest), period_s)
             if isinstance(loaded, str) or not set(loaded.periods) <= set(fresh.periods):
                 continue  # leave it be: it is sent as it is, or quarantined when read
             combined.absorb(loaded)
@@ -177,8 +178,11 @@ def _blob(value: object) -> bytes | None:
     return None if value is None else bytes(value)  # type: ignore[call-overload]
 
 
-def _load(kind: str, digest: bytes | None, payload: bytes, period_s: int) -> Periods | str:
-    """One row as periods of ``period_s``, or why it cannot be read."""
+def _load(
+    db: sqlite3.Connection, seq: int, kind: str, digest: bytes | None, period_s: int
+) -> Periods | str:
+    """Row ``seq`` as periods of ``period_s``, or why it cannot be read. The payload (a status
+    is ~20 KB on disk) is read only when the digest is missing or damaged."""
     periods = Periods(period_s)
     if digest is not None:
         try:
@@ -187,8 +191,9 @@ def _load(kind: str, digest: bytes | None, payload: bytes, period_s: int) -> Per
             periods = Periods(period_s)  # fall back to the message itself
         else:
             return periods
+    payload = db.execute("SELECT payload FROM outbox WHERE seq = ?", (seq,)).fetchone()[0]
     try:
-        msg = decode(decompress(payload))
+        msg = decode(decompress(bytes(payload)))
     except zlib.error as exc:
         return f"damaged payload ({exc})"
     except ProtocolError as exc:
@@ -203,20 +208,28 @@ def _load(kind: str, digest: bytes | None, payload: bytes, period_s: int) -> Per
 
 
 def enforce_cap(db: sqlite3.Connection, cap_bytes: int) -> tuple[tuple[int, int, int], int]:
-    """Step 4: drop the oldest pending rows until the store weighs no more than ``cap_bytes``.
-    Returns the drops per tier and the weight after."""
+    """Step 4: drop the oldest pending rows until the pages in use weigh no more than
+    ``cap_bytes``. Returns the drops per tier and the weight after."""
+    dropped = [0, 0, 0]
     size = stored_bytes(db)
-    if size <= cap_bytes:
-        return (0, 0, 0), size
-    excess, freed = size - cap_bytes, 0
-    victims: list[int] = []
-    cur = db.execute("SELECT seq, size_bytes FROM outbox WHERE in_flight = 0 ORDER BY end_us, seq")
-    while freed < excess and (batch := cur.fetchmany(256)):
-        for seq, row_bytes in batch:
-            victims.append(int(seq))
-            freed += int(row_bytes) + ROW_OVERHEAD_BYTES
-            if freed >= excess:
-                break
-    cur.close()
-    dropped = delete_counted(db, victims, "cap")
-    return dropped, size - freed
+    for _ in range(_CAP_ROUNDS):  # each round frees about the excess; pages may need a second
+        if size <= cap_bytes:
+            break
+        excess, freed = size - cap_bytes, 0
+        victims: list[int] = []
+        cur = db.execute(
+            "SELECT seq, size_bytes FROM outbox WHERE in_flight = 0 ORDER BY end_us, seq"
+        )
+        while freed < excess and (batch := cur.fetchmany(256)):
+            for seq, row_bytes in batch:
+                victims.append(int(seq))
+                freed += int(row_bytes) + ROW_OVERHEAD_BYTES
+                if freed >= excess:
+                    break
+        cur.close()
+        if not victims:
+            break  # only messages in flight are left
+        for i, n in enumerate(delete_counted(db, victims, "cap")):
+            dropped[i] += n
+        size = stored_bytes(db)
+    return (dropped[0], dropped[1], dropped[2]), size

@@ -18,11 +18,15 @@ from scada.store.db import StoreError, connect_reader, counters
 from scada.store.encoding import from_us
 from scada.store.schema import SCHEMA_VERSION, user_version
 
-ROW_OVERHEAD_BYTES: Final = 160
-"""What a row costs beyond its payload and digest (columns, indexes, page slack), for the cap."""
+ROW_OVERHEAD_BYTES: Final = 200
+"""About what a row costs beyond its payload and digest (columns, indexes, page slack): used to
+choose how many rows to drop at the cap, which is then measured again in pages."""
 
 FILL_ALARM: Final = 0.9
-"""Share of the cap above which the store says it is filling up."""
+"""Share of the cap at which the store raises its fill alarm (and logs it, once)..."""
+
+FILL_CLEAR: Final = 0.7
+"""... and below which the alarm clears (at the cap, the fill swings by a row's weight)."""
 
 QUARANTINE_SHOWN: Final = 5
 
@@ -60,8 +64,10 @@ class Quarantined:
 
 @dataclass(frozen=True, slots=True)
 class StoreDetails:
-    """Everything ``scada store stats`` shows. ``size_bytes`` is what the cap bounds (payloads,
-    digests and a per-row overhead); ``file_bytes`` the database and WAL files on disk."""
+    """Everything ``scada store stats`` shows. ``size_bytes`` is what the cap bounds: the
+    database pages in use (what the file weighs once free pages are given back); a tier's
+    ``size_bytes`` is its rows' data (compressed payloads and digests); ``file_bytes`` the
+    database and WAL files on disk now."""
 
     path: str
     schema_version: int
@@ -78,11 +84,21 @@ class StoreDetails:
     acked_total: int
     last_ack_at: datetime | None
     last_compaction_at: datetime | None
+    fill_alarm: bool
+    moved_aside: int
+    """Damaged files this store replaced (see ``Store.open(recover_corrupt=...)``)."""
+    """Raised by a compaction at :data:`FILL_ALARM` of the cap (or a drop at the cap), cleared
+    by one below :data:`FILL_CLEAR`."""
 
     @property
     def pending(self) -> int:
         """Rows awaiting an ack (in flight or not)."""
         return sum(t.rows for t in self.tiers)
+
+    @property
+    def data_bytes(self) -> int:
+        """The rows' data (compressed payloads and digests), all tiers."""
+        return sum(t.size_bytes for t in self.tiers)
 
     @property
     def in_flight(self) -> int:
@@ -95,10 +111,6 @@ class StoreDetails:
     @property
     def fill(self) -> float:
         return self.size_bytes / self.cap_bytes if self.cap_bytes else 0.0
-
-    @property
-    def fill_alarm(self) -> bool:
-        return self.fill >= FILL_ALARM
 
     def tier(self, name: str) -> TierStats:
         return next(t for t in self.tiers if t.name == name)
@@ -140,6 +152,7 @@ class StoreDetails:
             "in_flight": self.in_flight,
             "oldest_pending_at": t(self.oldest_pending_at),
             "size_bytes": self.size_bytes,
+            "data_bytes": self.data_bytes,
             "cap_bytes": self.cap_bytes,
             "fill": round(self.fill, 4),
             "fill_alarm": self.fill_alarm,
@@ -156,13 +169,15 @@ class StoreDetails:
             "acked_total": self.acked_total,
             "last_ack_at": t(self.last_ack_at),
             "last_compaction_at": t(self.last_compaction_at),
+            "moved_aside": self.moved_aside,
         }
 
 
 def stored_bytes(db: sqlite3.Connection) -> int:
-    """What the cap bounds: payloads and digests, plus :data:`ROW_OVERHEAD_BYTES` a row."""
-    row = db.execute("SELECT COALESCE(SUM(size_bytes), 0), COUNT(*) FROM outbox").fetchone()
-    return int(row[0]) + int(row[1]) * ROW_OVERHEAD_BYTES
+    """What the cap bounds: the database pages in use (inside a transaction, as it stands)."""
+    pages = int(db.execute("PRAGMA page_count").fetchone()[0])
+    free = int(db.execute("PRAGMA freelist_count").fetchone()[0])
+    return (pages - free) * int(db.execute("PRAGMA page_size").fetchone()[0])
 
 
 def file_bytes(path: Path) -> int:
@@ -192,11 +207,7 @@ def read_details(db: sqlite3.Connection, path: Path, cap_bytes: int) -> StoreDet
         tiers = []
         for name, tier, kind in SECTIONS:
             n, inf, size, lo, hi = rows.get((tier, kind), (0, 0, 0, None, None))
-            tiers.append(
-                TierStats(
-                    name, tier, kind, n, inf, size + n * ROW_OVERHEAD_BYTES, _time(lo), _time(hi)
-                )
-            )
+            tiers.append(TierStats(name, tier, kind, n, inf, size, _time(lo), _time(hi)))
         quarantined = int(db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
         recent = tuple(
             Quarantined(str(i), str(k), from_us(int(at)), str(r))
@@ -207,13 +218,14 @@ def read_details(db: sqlite3.Connection, path: Path, cap_bytes: int) -> StoreDet
         )
         c = counters(db)
         version = user_version(db)
+        in_use = stored_bytes(db)
     finally:
         db.execute("COMMIT")
     return StoreDetails(
         path=str(path),
         schema_version=version,
         tiers=tuple(tiers),
-        size_bytes=sum(t.size_bytes for t in tiers),
+        size_bytes=in_use,
         cap_bytes=c.get("cap_bytes", cap_bytes) if cap_bytes <= 0 else cap_bytes,
         file_bytes=file_bytes(path),
         quarantined=quarantined,
@@ -233,6 +245,8 @@ def read_details(db: sqlite3.Connection, path: Path, cap_bytes: int) -> StoreDet
         acked_total=c.get("acked", 0),
         last_ack_at=_time(c.get("last_ack_us")),
         last_compaction_at=_time(c.get("last_compaction_us")),
+        fill_alarm=bool(c.get("fill_alarm", 0)),
+        moved_aside=c.get("corrupt_moved_aside", 0),
     )
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,8 +24,6 @@ from pathlib import Path
 from typing import Final
 
 from scada.clock import Clock
-from scada.protocol.codec import decode
-from scada.protocol.errors import ProtocolError
 from scada.protocol.readings import Status
 from scada.protocol.snapshot import StoreStats
 from scada.store.aggregate import status_digest
@@ -41,13 +38,12 @@ from scada.store.db import (
     transaction,
 )
 from scada.store.encoding import (
-    CODEC_ZLIB_JSON,
     Kind,
     OutboxMessage,
-    decompress,
     from_us,
     place,
     protocol_fingerprint,
+    readable_payload,
     to_us,
 )
 from scada.store.retention import (
@@ -59,7 +55,13 @@ from scada.store.retention import (
 )
 from scada.store.rows import insert_message, quarantine_rows
 from scada.store.schema import SchemaError
-from scada.store.stats import FILL_ALARM, StoreDetails, read_details, stored_bytes
+from scada.store.stats import (
+    FILL_ALARM,
+    FILL_CLEAR,
+    StoreDetails,
+    read_details,
+    stored_bytes,
+)
 
 log = logging.getLogger("scada.store")
 
@@ -181,10 +183,7 @@ class Store:
         except SchemaError as exc:
             raise StoreError(f"{path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
-            damaged = getattr(exc, "sqlite_errorname", None) in _CORRUPT or "quick_check" in str(
-                exc
-            )
-            if not (damaged and recover_corrupt):
+            if not (_damaged(exc) and recover_corrupt):
                 raise StoreError(f"{path}: cannot open the store: {exc}") from exc
             move_aside(path, clock.now(), str(exc))
         db = connect_writer(path, durable=durable)
@@ -262,7 +261,7 @@ class Store:
             for seq, mid, kind, tier, start, end, created, attempts, checked, codec, blob in cursor:
                 seen += 1
                 after = (int(tier > 1), int(end), int(seq))
-                payload, why = _readable(
+                payload, why = readable_payload(
                     str(mid), str(kind), int(codec), bytes(blob), checked == fingerprint
                 )
                 if payload is None:
@@ -407,8 +406,13 @@ class Store:
             )
             over_cap, size = enforce_cap(db, self.cap_bytes)
             set_counter(db, "last_compaction_us", now_us)
-            alarm_was = counters(db).get("fill_alarm", 0)
-            alarm = size >= FILL_ALARM * self.cap_bytes
+            alarm_was = bool(counters(db).get("fill_alarm", 0))
+            if sum(over_cap) or size >= FILL_ALARM * self.cap_bytes:
+                alarm = True
+            elif size < FILL_CLEAR * self.cap_bytes:
+                alarm = False
+            else:
+                alarm = alarm_was
             set_counter(db, "fill_alarm", int(alarm))
         self._vacuum()
         report = CompactionReport(
@@ -425,12 +429,15 @@ class Store:
             done=not (one.full or two.full),
             elapsed_ms=(time.perf_counter() - started) * 1000,
         )
-        if alarm and not alarm_was:
-            log.warning(
-                "store: %.0f%% full (%.1f of %.1f MB): the oldest data goes first at the cap",
+        if alarm != alarm_was:
+            level = logging.WARNING if alarm else logging.INFO
+            log.log(
+                level,
+                "store: %.0f%% full (%.1f of %.1f MB)%s",
                 100 * size / self.cap_bytes,
                 size / 1e6,
                 self.cap_bytes / 1e6,
+                ": the oldest data goes first at the cap" if alarm else ": alarm cleared",
             )
         if report.dropped:
             log.warning("%s", report.summary())
@@ -464,22 +471,6 @@ class Store:
         return stored_bytes(self.db)
 
 
-def _readable(
-    mid: str, kind: str, codec: int, blob: bytes, verified: bool
-) -> tuple[bytes, str] | tuple[None, str]:
-    """The JSON to send, or ``None`` and why the row is poison."""
-    if codec != CODEC_ZLIB_JSON:
-        return None, f"unknown codec {codec}"
-    try:
-        payload = decompress(blob)
-    except zlib.error as exc:
-        return None, f"damaged payload ({exc})"
-    if verified:
-        return payload, ""
-    try:
-        msg = decode(payload, where=f"stored {kind} {mid}")
-    except ProtocolError as exc:
-        return None, f"cannot be decoded by this release: {exc}"
-    if msg.type != kind or getattr(msg, "id", None) != mid:
-        return None, f"payload is a {msg.type} message, not the {kind} {mid} it is filed as"
-    return payload, ""
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    """The file itself is damaged (not, say, unreadable for lack of permission)."""
+    return getattr(exc, "sqlite_errorname", None) in _CORRUPT or str(exc).startswith("quick_check")
