@@ -52,6 +52,12 @@ def serve(layout: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
             str(sock),
             "--log-level",
             "warning",
+            # The runtime alone: in-memory devices, no simulator or ATN sharing its process.
+            "--drivers",
+            "memory",
+            "--no-atn",
+            "--data-dir",
+            str(work / "data"),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
