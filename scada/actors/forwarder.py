@@ -51,6 +51,10 @@ class Forwarder:
         self._in_flight: dict[str, float] = {}
         self._acks: list[str] = []
         self._wake = asyncio.Event()
+        # Whether the store may hold messages not yet sent: set by every put, requeue and
+        # compaction, cleared when a batch comes back empty. A quiet house then costs no query
+        # a second (86,400 a day) for an outbox with nothing to send.
+        self._pending = True
         self.sent = 0
         self.acked = 0
         self.last_ack_at: datetime | None = None
@@ -58,6 +62,7 @@ class Forwarder:
     def offer(self, msg: Storable) -> None:
         """Keep ``msg`` until the ATN acknowledges it (on disk when this returns)."""
         self.store.put(msg)
+        self._pending = True
         self._wake.set()
 
     def ack(self, message_id: str) -> None:
@@ -83,6 +88,7 @@ class Forwarder:
             if now >= next_compact:
                 report = self.store.compact(self.clock.now())
                 next_compact = now + (COMPACT_PERIOD_S if report.done else IDLE_S)
+                self._pending = True  # compaction may have made aggregates to send
             if self._acks:
                 done = self.store.ack_many(self._acks)
                 self._acks.clear()
@@ -95,9 +101,15 @@ class Forwarder:
             elif self._in_flight:
                 self.store.requeue_in_flight(list(self._in_flight))
                 self._in_flight.clear()
+                self._pending = True
             self._wake.clear()
+            # With nothing to send and nothing awaiting an ack, only a wake (a message, an ack,
+            # the link or the mode changing) or the next compaction has work for this loop.
+            idle_s = IDLE_S
+            if not self._pending and not self._in_flight:
+                idle_s = max(IDLE_S, next_compact - self.clock.monotonic())
             try:
-                async with asyncio.timeout(IDLE_S):
+                async with asyncio.timeout(idle_s):
                     await self._wake.wait()
             except TimeoutError:
                 pass
@@ -113,19 +125,23 @@ class Forwarder:
                 "%d messages unacknowledged after %.0f s: queued again", len(late), ACK_TIMEOUT_S
             )
             self.store.requeue_in_flight(late)
+            self._pending = True
             for mid in late:
                 del self._in_flight[mid]
 
     def _send_some(self, now: float) -> None:
         assert self.uplink is not None
         room = WINDOW - len(self._in_flight)
-        if room <= 0:
+        if room <= 0 or not self._pending:
             return
         batch = [
             item
             for item in self.store.next_batch(room + len(self._in_flight), max_bytes=BATCH_BYTES)
             if item.id not in self._in_flight
         ]
+        if not batch:
+            self._pending = False
+            return
         sent_ids: list[str] = []
         for item in batch[:room]:
             if not self.uplink.send_encoded(item.kind, item.payload):
