@@ -26,7 +26,7 @@ from scada.store import Store
 
 log = logging.getLogger("scada.forwarder")
 
-WINDOW = 64
+WINDOW = 256
 ACK_TIMEOUT_S = 30.0
 COMPACT_PERIOD_S = 300.0
 IDLE_S = 1.0
@@ -103,10 +103,11 @@ class Forwarder:
                 self._in_flight.clear()
                 self._pending = True
             self._wake.clear()
-            # With nothing to send and nothing awaiting an ack, only a wake (a message, an ack,
-            # the link or the mode changing) or the next compaction has work for this loop.
+            # With nothing awaiting an ack, and nothing to send or no right to send it (not in
+            # RemoteControl: a mode change wakes us), only a wake (a message, an ack, the link or
+            # the mode changing) or the next compaction has work for this loop.
             idle_s = IDLE_S
-            if not self._pending and not self._in_flight:
+            if not self._in_flight and (not self._pending or not self._may_send()):
                 idle_s = max(IDLE_S, next_compact - self.clock.monotonic())
             try:
                 async with asyncio.timeout(idle_s):
