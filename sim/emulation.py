@@ -8,6 +8,15 @@ Each channel's true value comes from a :class:`ChannelSource`: the house physics
 (:class:`~sim.physics_source.PhysicsSource`, stepped every second of simulated time with the
 relays as the drivers left them), or :class:`GentleSignals`, which keeps every channel near the
 middle of its plausible range — for driver tests that want no physics.
+
+The physics is stepped every ``physics_period_s`` of simulated time (1 s by default; the
+walkthroughs take longer steps). ADS1115 inputs are *pulled* from the source at each conversion,
+so a thermistor reads the house as it is at that instant; DS18B20 files, which must exist on
+disk, are rewritten at twice their channel's sample rate; Modbus registers are pulled per request.
+
+Sensor faults for the walkthroughs: :meth:`SimEmulation.fail_channel` (a thermistor open or
+shorted, a DS18B20 gone from the bus or answering with a bad CRC) and
+:meth:`SimEmulation.heal_channel`.
 """
 
 from __future__ import annotations
@@ -17,17 +26,18 @@ import logging
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from scada.clock import Clock
-from scada.layout import Channel, Layout, MakeModel, Quantity
-from scada.layout.model import ModbusRtuBus, ModbusTcpBus
+from scada.layout import Channel, Layout, MakeModel, Quantity, Thermistor
+from scada.layout.model import I2cBus, ModbusRtuBus, ModbusTcpBus
 from scada.link.base import Uplink
 from scada.link.inprocess import InProcessLink
 from sim.atn import SimulatedAtn
 from sim.buses.i2c import EmulatedAds1115
 from sim.buses.machine import EmulatedBuses
 from sim.buses.modbus import EmulatedModbusRtu, EmulatedModbusTcp
+from sim.buses.thermistor import divider_volts
 from sim.house.errors import ProfileError
 from sim.house.profiles import Profile, load_prices
 from sim.physics_source import PhysicsSource
@@ -35,6 +45,17 @@ from sim.physics_source import PhysicsSource
 log = logging.getLogger("sim.emulation")
 
 UPDATE_PERIOD_S = 1.0
+
+SensorFault = Literal["disconnected", "garbled"]
+"""How an emulated probe fails: a thermistor open (``disconnected``) or shorted (``garbled``);
+a DS18B20 gone from the bus or answering with a bad CRC."""
+
+FAULTY_KINDS = (MakeModel.NCD_ADS1115, MakeModel.ADAFRUIT_642)
+"""Devices whose channels :meth:`SimEmulation.fail_channel` can break one by one."""
+
+
+class ChannelFaultError(ValueError):
+    """A channel that the emulation cannot break on its own."""
 
 
 class ChannelSource(Protocol):
@@ -73,9 +94,13 @@ class SimEmulation:
         *,
         physics: bool = True,
         atn: bool = True,
+        physics_period_s: float = UPDATE_PERIOD_S,
     ) -> None:
+        if physics_period_s <= 0:
+            raise ValueError(f"physics_period_s must be positive, not {physics_period_s}")
         self.layout = layout
         self.clock = clock
+        self.physics_period_s = physics_period_s
         self.buses = EmulatedBuses()
         self.buses.populate(layout, workdir / "w1")
         self.source: ChannelSource = (
@@ -89,9 +114,80 @@ class SimEmulation:
             self.atn = SimulatedAtn(layout, self.link.atn, clock, prices.at if prices else None)
         self.tcp: dict[str, EmulatedModbusTcp] = {}
         self.rtu: dict[str, EmulatedModbusRtu] = {}
+        self.faults: dict[str, SensorFault] = {}
+        """Broken channels (see :meth:`fail_channel`), by name."""
         self._by_register: dict[tuple[str, str], Channel] = {
             (c.device, c.register_name): c for c in layout.channels if c.register_name
         }
+        devices = {d.name: d for d in layout.devices}
+        self._device_of = {c.name: devices[c.device] for c in layout.channels}
+        self._probes = [
+            c
+            for c in layout.channels
+            if self._device_of[c.name].make_model is MakeModel.ADAFRUIT_642
+        ]
+        self._probe_due: dict[str, float] = {}
+        self._pull_thermistors(layout)
+
+    def _pull_thermistors(self, layout: Layout) -> None:
+        """Each ADS1115 input reads its channel's value from the source at conversion time."""
+        for dev in layout.devices:
+            if dev.make_model is not MakeModel.NCD_ADS1115 or not isinstance(dev.bus, I2cBus):
+                continue
+            chip = self.buses.i2c_buses[dev.bus.bus].chips.get(dev.bus.address)
+            if not isinstance(chip, EmulatedAds1115):
+                continue
+            inputs = {
+                c.device_channel: c
+                for c in layout.channels
+                if c.device == dev.name and c.device_channel is not None
+            }
+            chip.volts = self._input_volts(inputs, chip.levels)
+
+    def _input_volts(
+        self, inputs: dict[int, Channel], levels: dict[int, float]
+    ) -> Callable[[int], float]:
+        def volts(ain: int) -> float:
+            ch = inputs.get(ain)
+            if ch is None:
+                return levels[ain]
+            th = ch.thermistor or Thermistor()
+            fault = self.faults.get(ch.name)
+            if fault == "disconnected":
+                return th.supply_v  # open: the divider's resistor pulls the node to the supply
+            if fault == "garbled":
+                return 0.0  # shorted to ground
+            return divider_volts(self.source.value(ch), th)
+
+        return volts
+
+    # ------------------------------------------------------------------ faults
+
+    def fail_channel(self, channel: str, how: SensorFault = "disconnected") -> None:
+        """Break one thermistor or DS18B20 probe until :meth:`heal_channel`.
+
+        Raises:
+            ChannelFaultError: no such channel, or it is not a probe of its own (a meter
+                register, a flow meter: their whole device would fail).
+        """
+        dev = self._device_of.get(channel)
+        if dev is None:
+            raise ChannelFaultError(f"no channel '{channel}' in {self.layout.house.alias}")
+        if dev.make_model not in FAULTY_KINDS:
+            kinds = " and ".join(k.value for k in FAULTY_KINDS)
+            raise ChannelFaultError(
+                f"{channel} is on {dev.name} ({dev.make_model.value}); only the channels of "
+                f"{kinds} devices fail one by one"
+            )
+        self.faults[channel] = how
+        self._probe_due.pop(channel, None)
+        self.update()
+
+    def heal_channel(self, channel: str) -> None:
+        """Undo :meth:`fail_channel`: the probe reads the house again."""
+        self.faults.pop(channel, None)
+        self._probe_due.pop(channel, None)
+        self.update()
 
     async def start(self) -> None:
         """Modbus servers up, every chip and probe at its first value."""
@@ -119,9 +215,15 @@ class SimEmulation:
             tg.create_task(self._physics(), name="physics")
 
     async def _physics(self) -> None:
+        # Step by the time that really passed: at N x real time a busy loop wakes late, and the
+        # house must not fall behind the clock the runtime reads.
+        last = self.clock.monotonic()
         while True:
-            await self.clock.sleep(UPDATE_PERIOD_S)
-            self.source.advance(UPDATE_PERIOD_S)
+            await self.clock.sleep(self.physics_period_s)
+            now = self.clock.monotonic()
+            if now > last:
+                self.source.advance(now - last)
+                last = now
             self.update()
 
     async def stop(self) -> None:
@@ -132,17 +234,24 @@ class SimEmulation:
         self.buses.close()
 
     def update(self) -> None:
-        """Put every I2C and 1-Wire channel's true value on its emulated chip."""
-        devices = {d.name: d for d in self.layout.devices}
-        for ch in self.layout.channels:
-            dev = devices[ch.device]
-            if dev.make_model is MakeModel.NCD_ADS1115 and ch.device_channel is not None:
-                assert dev.bus.kind == "i2c"
-                chip = self.buses.i2c_buses[dev.bus.bus].chips.get(dev.bus.address)
-                if isinstance(chip, EmulatedAds1115):
-                    chip.set_temperature(ch.device_channel, self.source.value(ch), ch.thermistor)
-            elif dev.make_model is MakeModel.ADAFRUIT_642 and ch.hw_id and self.buses.one_wire:
-                self.buses.one_wire.set_temperature(ch.hw_id, self.source.value(ch))
+        """Put the 1-Wire probes' values in their files (the ADS1115 inputs and the Modbus
+        registers read the source themselves). A probe's file is rewritten at twice its
+        channel's sample rate, not every physics step: the driver only sees it when it reads."""
+        tree = self.buses.one_wire
+        if tree is None:
+            return
+        now = self.clock.monotonic()
+        for ch in self._probes:
+            if not ch.hw_id or self._probe_due.get(ch.name, -math.inf) > now:
+                continue
+            self._probe_due[ch.name] = now + ch.sample_period_s / 2
+            fault = self.faults.get(ch.name)
+            if fault == "disconnected":
+                tree.remove(ch.hw_id)
+            elif fault == "garbled":
+                tree.crc_error(ch.hw_id, self.source.value(ch))
+            else:
+                tree.set_temperature(ch.hw_id, self.source.value(ch))
 
     def _register_values(self, device: str) -> Callable[[str], float]:
         def value(register: str) -> float:

@@ -60,15 +60,30 @@ class MockGpio:
         self.pin(number).dead = dead
 
     def pulse_train(self, number: int, count: int, *, active_low: bool = True) -> None:
-        """``count`` pulses on input pin ``number``: each a swing to the active level and back."""
+        """``count`` pulses on input pin ``number``: each a swing to the active level and back.
+
+        Each edge reaches the pin's ``when_changed`` handler (the input device's, as from
+        :meth:`MockPin.drive_low` / ``drive_high``), but without MockPin's per-edge history: a
+        1111-pulse/gal meter makes millions of edges a simulated day, and that list only grew.
+        """
+        if count <= 0:
+            return
         pin = self.pin(number)
+        active, idle = (False, True) if active_low else (True, False)
+        if bool(pin.state) is not idle:
+            (pin.drive_high if idle else pin.drive_low)()
+        handler = pin.when_changed
+        edges = pin.edges
+        to_active = handler is not None and edges in ("both", "rising" if active else "falling")
+        to_idle = handler is not None and edges in ("both", "rising" if idle else "falling")
+        ticks = pin.factory.ticks()
         for _ in range(count):
-            if active_low:
-                pin.drive_low()
-                pin.drive_high()
-            else:
-                pin.drive_high()
-                pin.drive_low()
+            pin._state = active  # noqa: SLF001 - the mock's level, set as drive_low/high do
+            if to_active:
+                handler(ticks, active)
+            pin._state = idle  # noqa: SLF001
+            if to_idle:
+                handler(ticks, idle)
 
     def close(self) -> None:
         self.factory.close()

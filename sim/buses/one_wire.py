@@ -13,7 +13,9 @@ another thread never sees half a file.
 
 from __future__ import annotations
 
+import os
 import shutil
+from functools import lru_cache
 from pathlib import Path
 
 POWER_ON_RAW = 0x0550  # 85 °C: the scratchpad's reset value
@@ -50,27 +52,50 @@ def w1_slave_text(pad: list[int], crc_ok: bool | None = None) -> str:
     return f"{hexes} : crc={pad[8]:02x} {'YES' if good else 'NO'}\n{hexes} t={milli}\n"
 
 
+@lru_cache(maxsize=4096)
+def _reading_text(raw: int) -> str:
+    """The file of a good reading ``raw`` (1/16 °C): a probe reads the same few values again
+    and again, and the two CRCs cost more than the write."""
+    return w1_slave_text(scratchpad(raw))
+
+
 class OneWireTree:
     """DS18B20 probes as sysfs folders under ``root``."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
+        # What each probe's file holds, as written here: a probe that reads the same is not
+        # rewritten, and a probe folder made once is not made again (a simulated house
+        # refreshes its probes thousands of times a day).
+        self._written: dict[str, str] = {}
+        self._paths: dict[str, str] = {}
 
     def path(self, hw_id: str) -> Path:
         return self.root / hw_id / "w1_slave"
 
     def write_raw(self, hw_id: str, text: str) -> None:
         """Put ``text`` in the probe's file (created with its folder if need be)."""
-        path = self.path(hw_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="ascii")
-        tmp.replace(path)
+        known = self._written.get(hw_id)
+        if known == text:
+            return
+        path = self._paths.get(hw_id)
+        if known is None or path is None:
+            file = self.path(hw_id)
+            file.parent.mkdir(parents=True, exist_ok=True)
+            path = self._paths[hw_id] = str(file)
+        tmp = f"{path}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, text.encode("ascii"))
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)  # noqa: PTH105 - os-level: tens of thousands a simulated day
+        self._written[hw_id] = text
 
     def set_temperature(self, hw_id: str, t_c: float) -> None:
         """The probe ``hw_id`` reads ``t_c`` °C (to 1/16 °C)."""
-        self.write_raw(hw_id, w1_slave_text(scratchpad(round(t_c * 16))))
+        self.write_raw(hw_id, _reading_text(round(t_c * 16)))
 
     def crc_error(self, hw_id: str, t_c: float = 20.0) -> None:
         """The scratchpad arrived corrupted: a byte flipped, the kernel says ``NO``."""
@@ -92,4 +117,5 @@ class OneWireTree:
 
     def remove(self, hw_id: str) -> None:
         """The probe leaves the bus: its folder vanishes."""
+        self._written.pop(hw_id, None)
         shutil.rmtree(self.root / hw_id, ignore_errors=True)

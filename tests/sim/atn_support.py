@@ -104,6 +104,9 @@ class LaggyEnd:
     def send(self, message: WireMessage) -> bool:
         return self.inner.send(message)
 
+    def send_encoded(self, message_type: str, payload: bytes) -> bool:
+        return self.inner.send_encoded(message_type, payload)
+
     async def run(self, handler: UplinkHandler) -> None:
         queue: asyncio.Queue[tuple[datetime, WireMessage]] = asyncio.Queue()
         last = self.clock.now()

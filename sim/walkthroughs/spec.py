@@ -1,0 +1,337 @@
+"""What a walkthrough file says: the house, the start, the timed steps and the checks.
+
+A walkthrough is a TOML (or JSON) file in ``input_data/walkthroughs/``, named ``<name>.toml``::
+
+    description = "The uplink is cut for two hours; LocalControl, then RemoteControl again."
+    house = "dw1.isone.nh.orange.1"
+    start = 2024-01-10T06:00:00        # the house's local wall time
+    duration = "8h"
+
+    [[steps]]
+    at = "2h"
+    do = "link.cut"
+
+    [[expect]]
+    check = "mode"
+    at = "3h"
+    mode = "local"
+
+Times (``at``, ``duration``, ``after``, ``before``, ``lasting``) are durations from the start
+written like ``"90s"``, ``"30m"``, ``"2h"``, ``"1d 6h"`` or ``"2h30m"``.
+
+**Steps** (``do``): ``atn.go_silent`` / ``atn.resume`` / ``atn.terminate`` /
+``atn.stop_offering`` (the simulated ATN), ``link.cut`` / ``link.restore`` (the uplink),
+``sensor.fail`` (``channel``, ``how`` = ``disconnected`` or ``garbled``) / ``sensor.heal``,
+``weather.cold_snap`` (``by_c`` kelvin on the outdoor profile, for ``lasting`` or until
+``weather.normal``), ``hold.take`` (``operator``, ``minutes``) / ``hold.release``,
+``relay.set`` (``node``, ``state``, ``operator``: an installer's command, which needs the hold)
+and ``mode.set`` (``mode``, ``operator``).
+
+**Checks** (``check``): ``mode``, ``boss`` and ``relay`` at an instant; over a window
+(``after`` .. ``before``, default the whole run): ``mode_throughout``, ``relay_throughout``,
+``problem`` (a problem event of ``kind``, optionally about ``subject``, ``seen`` or not),
+``comfort`` (share of the time each zone's air was within setpoint ± comfort_band_c),
+``room_temp`` and ``tank_temp`` (stayed within limits), ``statuses`` (share of the 5-minute
+statuses produced, or received by the ATN), ``commands`` (how many relay commands of a source
+ended how); and ``boss_only``: every relay command carried out came from the boss of the moment.
+
+**Fidelity** (``[fidelity]``): the physics step, and for long runs a floor on the sensors'
+sample periods and a cap on flow-meter pulses per gallon (fewer polls and pulses, same code).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from scada.protocol import Mode, ProblemKind, RelayState
+
+_DURATION = re.compile(
+    r"^\s*(?:(?P<d>\d+(?:\.\d+)?)\s*d)?\s*(?:(?P<h>\d+(?:\.\d+)?)\s*h)?"
+    r"\s*(?:(?P<m>\d+(?:\.\d+)?)\s*m(?:in)?)?\s*(?:(?P<s>\d+(?:\.\d+)?)\s*s)?\s*$"
+)
+_UNIT_S = {"d": 86_400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``"1d 6h"``, ``"2h30m"``, ``"90s"`` -> timedelta (a timedelta passes through)."""
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None or not any(match.groupdict().values()):
+        shown = repr(value) if isinstance(value, str) else str(value)
+        raise ValueError(f"{shown} is not a duration like '90s', '30m', '2h' or '1d 6h'")
+    seconds = sum(float(v) * _UNIT_S[k] for k, v in match.groupdict().items() if v)
+    return timedelta(seconds=seconds)
+
+
+def format_duration(td: timedelta) -> str:
+    """``timedelta(hours=26, minutes=5)`` -> ``"1d 2h5m"`` (the inverse of the parser)."""
+    total = round(td.total_seconds())
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    clock = "".join(f"{n}{u}" for n, u in ((hours, "h"), (minutes, "m"), (seconds, "s")) if n)
+    if clock:
+        parts.append(clock)
+    return " ".join(parts) or "0s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Fidelity(_Strict):
+    """How closely the run follows the house file; defaults follow it except the physics step."""
+
+    physics_step_s: float = Field(default=10.0, gt=0, le=60)
+    sensor_period_floor_s: float | None = Field(default=None, gt=0, le=600)
+    pulses_per_gallon_max: float | None = Field(default=None, gt=0)
+
+
+# ----------------------------------------------------------------------------------- steps
+
+
+class _Step(_Strict):
+    at: Duration
+    say: str | None = None
+    """What the narration says when the step is taken (a default is made from the step)."""
+
+
+class AtnStep(_Step):
+    do: Literal["atn.go_silent", "atn.resume", "atn.terminate", "atn.stop_offering"]
+
+
+class LinkStep(_Step):
+    do: Literal["link.cut", "link.restore"]
+
+
+class SensorFail(_Step):
+    do: Literal["sensor.fail"]
+    channel: str
+    how: Literal["disconnected", "garbled"] = "disconnected"
+
+
+class SensorHeal(_Step):
+    do: Literal["sensor.heal"]
+    channel: str
+
+
+class ColdSnap(_Step):
+    do: Literal["weather.cold_snap"]
+    by_c: float = Field(default=-10.0, ge=-40, lt=0)
+    lasting: Duration | None = None
+
+
+class WeatherNormal(_Step):
+    do: Literal["weather.normal"]
+
+
+class HoldTake(_Step):
+    do: Literal["hold.take"]
+    operator: str = Field(default="installer", min_length=1)
+    minutes: float = Field(gt=0, le=24 * 60)
+
+
+class HoldRelease(_Step):
+    do: Literal["hold.release"]
+    operator: str = Field(default="installer", min_length=1)
+
+
+class RelaySet(_Step):
+    do: Literal["relay.set"]
+    node: str
+    state: RelayState
+    operator: str = Field(default="installer", min_length=1)
+
+
+class ModeSet(_Step):
+    do: Literal["mode.set"]
+    mode: Mode
+    operator: str = Field(default="installer", min_length=1)
+
+
+AnyStep = (
+    AtnStep
+    | LinkStep
+    | SensorFail
+    | SensorHeal
+    | ColdSnap
+    | WeatherNormal
+    | HoldTake
+    | HoldRelease
+    | RelaySet
+    | ModeSet
+)
+Step = Annotated[AnyStep, Field(discriminator="do")]
+
+# ---------------------------------------------------------------------------------- checks
+
+
+class _Check(_Strict):
+    name: str | None = None
+    """How the report names the check (a default is made from the check)."""
+
+
+class _Window(_Check):
+    after: Duration = timedelta(0)
+    before: Duration | None = None
+    """End of the window; ``None``: the end of the run."""
+
+
+class ModeAt(_Check):
+    check: Literal["mode"]
+    at: Duration
+    mode: Mode
+
+
+class BossAt(_Check):
+    check: Literal["boss"]
+    at: Duration
+    boss: Literal["home_alone", "atn", "admin"]
+
+
+class RelayAt(_Check):
+    check: Literal["relay"]
+    at: Duration
+    node: str
+    state: RelayState
+
+
+class ModeThroughout(_Window):
+    check: Literal["mode_throughout"]
+    mode: Mode
+
+
+class RelayThroughout(_Window):
+    check: Literal["relay_throughout"]
+    node: str
+    state: RelayState
+
+
+class ProblemSeen(_Window):
+    check: Literal["problem"]
+    kind: ProblemKind
+    subject: str | None = None
+    seen: bool = True
+
+
+class Comfort(_Window):
+    check: Literal["comfort"]
+    min_share: float = Field(gt=0, le=1)
+    zone: str | None = None
+
+
+class RoomTemp(_Window):
+    check: Literal["room_temp"]
+    min_c: float | None = None
+    max_c: float | None = None
+    zone: str | None = None
+
+
+class TankTemp(_Window):
+    check: Literal["tank_temp"]
+    min_c: float | None = None
+    """The top layer stays at or above this."""
+    max_c: float | None = None
+    """The hottest layer stays at or below this."""
+
+
+class Statuses(_Window):
+    check: Literal["statuses"]
+    min_share: float = Field(gt=0, le=1)
+    seen_by: Literal["runtime", "atn"] = "runtime"
+
+
+class Commands(_Window):
+    check: Literal["commands"]
+    source: Literal["atn", "admin"]
+    outcome: Literal["confirmed", "refused", "failed"]
+    min: int = Field(default=1, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+
+class BossOnly(_Check):
+    check: Literal["boss_only"]
+
+
+Check = Annotated[
+    ModeAt
+    | BossAt
+    | RelayAt
+    | ModeThroughout
+    | RelayThroughout
+    | ProblemSeen
+    | Comfort
+    | RoomTemp
+    | TankTemp
+    | Statuses
+    | Commands
+    | BossOnly,
+    Field(discriminator="check"),
+]
+
+PointCheck = ModeAt | BossAt | RelayAt
+"""Checks read live at their instant."""
+
+
+class Walkthrough(_Strict):
+    """One scripted scenario (see the module docstring)."""
+
+    description: str = Field(min_length=1)
+    house: str = "dw1.isone.nh.orange.1"
+    start: datetime = datetime(2024, 1, 8)  # noqa: DTZ001 - the house's local wall time
+    duration: Duration
+    atn: bool = True
+    fidelity: Fidelity = Fidelity()
+    steps: tuple[Step, ...] = ()
+    expect: tuple[Check, ...] = Field(min_length=1)
+
+
+STEP_KINDS: dict[str, type[_Step]] = {
+    do: model
+    for model in (
+        AtnStep,
+        LinkStep,
+        SensorFail,
+        SensorHeal,
+        ColdSnap,
+        WeatherNormal,
+        HoldTake,
+        HoldRelease,
+        RelaySet,
+        ModeSet,
+    )
+    for do in model.model_fields["do"].annotation.__args__  # type: ignore[union-attr]
+}
+"""Each ``do`` value -> its step model."""
+
+CHECK_KINDS: dict[str, type[_Check]] = {
+    model.model_fields["check"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    for model in (
+        ModeAt,
+        BossAt,
+        RelayAt,
+        ModeThroughout,
+        RelayThroughout,
+        ProblemSeen,
+        Comfort,
+        RoomTemp,
+        TankTemp,
+        Statuses,
+        Commands,
+        BossOnly,
+    )
+}
+"""Each ``check`` value -> its check model."""
