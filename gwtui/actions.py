@@ -7,7 +7,7 @@ operator is looking (a toast, the actuator's row) and in the log. Nothing is dro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Final
 
@@ -41,8 +41,10 @@ class ConsoleActions(App[None]):
     operator: str
     ops: Operations
 
-    def _apply(self, changes: Changes) -> None:
-        raise NotImplementedError
+    #: Redraw what ``changes`` touched; supplied by :class:`gwtui.app.GwtuiApp`.
+    _apply: Callable[[Changes], None]
+    #: Attach to the SCADA again now; supplied by :class:`gwtui.app.GwtuiApp`.
+    action_reconnect: Callable[[], None]
 
     def log_now(self) -> datetime:
         """The time the console stamps its own log entries with: the SCADA's clock (which an
@@ -58,9 +60,6 @@ class ConsoleActions(App[None]):
         if action in CHANGING_ACTIONS and self.settings.readonly:
             return False
         return action != "release_hold" or self.state.holder_is(self.operator)
-
-    def action_reconnect(self) -> None:
-        raise NotImplementedError
 
     # ------------------------------------------------------------------ reporting
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,7 @@ def describe(step: Step) -> str:
     raise AssertionError(step)
 
 
-class _FileRunner:
+class _FileRunner(ABC):
     """Carries out the file steps under ``root`` (``/`` for the real system)."""
 
     def __init__(self, root: Path) -> None:
@@ -116,11 +117,11 @@ class _FileRunner:
     def at(self, path: Path) -> Path:
         return self.root / path.relative_to("/")
 
-    def chown(self, path: Path, owner: str, group: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def chown(self, path: Path, owner: str, group: str) -> None: ...
 
-    def run(self, step: Run) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def run(self, step: Run) -> str: ...
 
     def apply(self, step: Step) -> str:
         if isinstance(step, Run):
