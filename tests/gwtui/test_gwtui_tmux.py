@@ -92,7 +92,10 @@ def test_a_relay_toggled_under_a_hold_is_confirmed_in_a_real_terminal(terminal: 
     console = f"{BIN / 'gwtui'} --socket {sock} --operator {OPERATOR}"
     terminal.tmux("new-window", "-t", "e2e", "-n", "console", console)
 
-    first = terminal.wait("console", lambda s: "LIVE" in s and "tank-temp0" in s, "the console")
+    # Wait for the whole first frame: the sensors draw before the actuator pane below them.
+    first = terminal.wait(
+        "console", lambda s: "LIVE" in s and "tank-temp0" in s and "Actuators" in s, "the console"
+    )
     assert "SIMULATED" in first
     assert "Actuators" in first
 
