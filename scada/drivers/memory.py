@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from scada.drivers.base import ChannelValue
-from scada.drivers.errors import DeviceTimeoutError, DriverError, ReadBackMismatchError
+from scada.drivers.errors import DeviceTimeoutError, DriverError
 from scada.layout import Channel, Layout
 
 
@@ -132,6 +132,5 @@ __all__ = [
     "MemoryBench",
     "MemoryRelayBoard",
     "MemorySensor",
-    "ReadBackMismatchError",
     "memory_devices",
 ]
