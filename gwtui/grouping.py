@@ -3,7 +3,8 @@
 The console sees only what the wire says about a channel (its name, node alias, quantity and
 unit), never the layout file, so the structure is read from those: a water temperature on a
 ``tank`` node numbered ``tempN`` is a tank layer, other water temperatures are pipes, air
-temperatures are zones and rooms (outdoors included), and flow and power are their own groups.
+temperatures are zones and rooms, except on an ``outdoors`` node (the outdoor air, which drives the
+heat load and is read apart from the rooms), and flow and power are their own groups.
 Anything new lands in "Other" rather than disappearing.
 """
 
@@ -21,9 +22,10 @@ class ChannelGroup(IntEnum):
     TANK = 0
     PIPES = 1
     ZONES = 2
-    FLOW = 3
-    POWER = 4
-    OTHER = 5
+    OUTDOOR = 3
+    FLOW = 4
+    POWER = 5
+    OTHER = 6
 
     @property
     def title(self) -> str:
@@ -34,12 +36,14 @@ GROUP_TITLES: Final = {
     ChannelGroup.TANK: "Tank",
     ChannelGroup.PIPES: "Pipes",
     ChannelGroup.ZONES: "Zones",
+    ChannelGroup.OUTDOOR: "Outdoor",
     ChannelGroup.FLOW: "Flow",
     ChannelGroup.POWER: "Power",
     ChannelGroup.OTHER: "Other",
 }
 
 _TANK_LAYER = re.compile(r"(?:^|\.)(?:tank|store|buffer)\w*\.temp(\d+)$")
+_OUTDOORS = re.compile(r"(?:^|\.)outdoors?(?:\.|$)")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -56,8 +60,10 @@ def classify(node: str, quantity: str) -> ChannelGroup:
     q = quantity.lower()
     if q == "water_temp":
         return ChannelGroup.TANK if _TANK_LAYER.search(node) else ChannelGroup.PIPES
-    if q in ("air_temp", "room_temp", "outdoor_temp", "humidity"):
-        return ChannelGroup.ZONES
+    if q == "outdoor_temp":
+        return ChannelGroup.OUTDOOR
+    if q in ("air_temp", "room_temp", "humidity"):
+        return ChannelGroup.OUTDOOR if _OUTDOORS.search(node) else ChannelGroup.ZONES
     if q.startswith("flow"):
         return ChannelGroup.FLOW
     if q in ("power", "energy", "current", "voltage"):

@@ -1,7 +1,7 @@
 """The live sensor table: every channel grouped by the house's structure.
 
-The group (Tank, Pipes, Zones, Flow, Power) is named in the first column on its first row, like
-a printed report, which costs no extra rows in 80x24.
+The group (Tank, Pipes, Zones, Outdoor, Flow, Power) is named in the first column on its first
+row, like a printed report, which costs no extra rows in 80x24.
 
 Each row shows value with unit, age, a sparkline of recent history and the channel's health.
 A value that changed flashes for a moment; a channel that is stale, out of range, never read or
@@ -27,7 +27,7 @@ from scada.protocol import ChannelHealth
 
 FLASH_S: Final = 1.0
 COLUMNS: Final = ("group", "channel", "value", "age", "trend", "status")
-GROUP_WIDTH: Final = 5
+GROUP_WIDTH: Final = max(len(g.title) for g in ChannelGroup)  # the longest title, "Outdoor"
 
 OK_STYLE: Final = "bold"
 FLASH_STYLE: Final = "bold reverse"
