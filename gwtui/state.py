@@ -242,6 +242,7 @@ class ConsoleState:
 
     @staticmethod
     def _take_channel(view: ChannelView, ch: ChannelSnapshot) -> None:
+        view.device = ch.device
         view.health, view.reason = ch.health, ch.reason
         if ch.value is not None and ch.read_at is not None:
             view.record(ch.value, ch.read_at)

@@ -40,6 +40,8 @@ class ChannelView:
     quantity: str
     unit: str
     key: GroupKey
+    device: str | None = None
+    """The device that reads the channel (None from a SCADA that does not say)."""
     value: float | None = None
     read_at: datetime | None = None
     health: ChannelHealth = ChannelHealth.NEVER_READ

@@ -17,7 +17,7 @@ from textual.widgets import Label, Static
 from gwtui.clock import Clock
 from gwtui.format import HEALTH_LABELS, bar_chart, format_age, format_value, unit_label
 from gwtui.state import ChannelView, ConsoleState
-from scada.protocol import ChannelHealth, DeviceHealthState
+from scada.protocol import ChannelHealth, DeviceHealth, DeviceHealthState
 
 PLOT_HEIGHT = 8
 
@@ -110,23 +110,42 @@ class ChannelDetail(ModalScreen[None]):
         self.query_one("#detail-summary", Static).update(summary)
         width = max(20, self.query_one("#detail-plot").content_size.width)
         self.query_one("#detail-plot", Static).update(plot_text(view, width))
-        self.query_one("#detail-devices", Static).update(self._devices())
+        self.query_one("#detail-devices", Static).update(self._devices(view))
 
-    def _devices(self) -> Text:
-        out = Text("Devices: ", style="#808080")
-        if not self._state.devices:
-            out.append("none reported")
+    def _devices(self, view: ChannelView) -> Text:
+        """The health of the device behind the channel first (what an installer chases), then
+        a count of the others; every device when the SCADA does not say which reads it."""
+        devices = self._state.devices
+        if not devices:
+            return Text("Devices: none reported", style="#808080")
+        own = devices.get(view.device) if view.device is not None else None
+        if own is None:
+            out = Text("Devices: ", style="#808080")
+            for i, dev in enumerate(devices.values()):
+                if i:
+                    out.append("  ")
+                out.append_text(_device_health(dev))
             return out
-        for i, dev in enumerate(self._state.devices.values()):
-            if i:
-                out.append("  ")
-            if dev.state is DeviceHealthState.OK:
-                out.append(f"{dev.device} ok", style="#00af00")
-            else:
-                out.append(f"{dev.device} FAILING", style="bold #d75f5f")
-                if dev.last_error:
-                    out.append(f" ({dev.last_error})", style="#d75f5f")
+        out = Text("Read by ", style="#808080")
+        out.append_text(_device_health(own))
+        others = [d for d in devices.values() if d.device != own.device]
+        failing = [d.device for d in others if d.state is not DeviceHealthState.OK]
+        if others:
+            out.append(f"   other devices: {len(others) - len(failing)} ok", style="#808080")
+            if failing:
+                out.append(f", failing: {', '.join(failing)}", style="bold #d75f5f")
         return out
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _device_health(dev: DeviceHealth) -> Text:
+    if dev.state is DeviceHealthState.OK:
+        return Text(f"{dev.device} ok", style="#00af00")
+    out = Text(f"{dev.device} FAILING", style="bold #d75f5f")
+    if dev.failing_since is not None:
+        out.append(f" since {dev.failing_since:%H:%M:%S}Z", style="#d75f5f")
+    if dev.last_error:
+        out.append(f" ({dev.last_error})", style="#d75f5f")
+    return out

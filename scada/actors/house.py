@@ -206,6 +206,7 @@ class HouseState:
                     node=st.spec.node,
                     quantity=st.spec.quantity.value,
                     unit=st.spec.unit.value,
+                    device=st.spec.device,
                     value=st.value if has else None,
                     read_at=st.read_at if has else None,
                     age_s=max(0.0, (now - st.read_at).total_seconds())

@@ -47,13 +47,16 @@ class ChannelSnapshot(WirePart):
     ``value`` and ``read_at`` are both present or both absent; ``age_s`` (seconds since
     ``read_at`` when the snapshot was taken) goes with them. ``ok`` needs a value;
     ``never_read`` has none. A stale or out-of-range channel may keep its last value for
-    display, flagged by ``health`` and explained by ``reason``.
+    display, flagged by ``health`` and explained by ``reason``. ``device`` names the device
+    that reads the channel (its health is in the snapshot's ``devices``); ``None`` from a SCADA
+    that predates the field.
     """
 
     channel: ChannelName
     node: Alias
     quantity: Name
     unit: Unit
+    device: DeviceName | None = None
     value: float | None = None
     read_at: UtcTime | None = None
     age_s: Annotated[float, Field(ge=0)] | None = None

@@ -99,6 +99,7 @@ def channels(at: datetime, *, step: int = 0) -> tuple[ChannelSnapshot, ...]:
                 node=spec["node"],
                 quantity=spec["quantity"],
                 unit=spec["unit"],
+                device=spec["device"],
                 value=value_at(name, step),
                 read_at=at - timedelta(seconds=age),
                 age_s=age,

@@ -80,7 +80,7 @@ def cell(table: DataTable[Text], row: str, column: str) -> str:
 
 
 async def wait_for(
-    pilot: Pilot[None], predicate: Callable[[], bool], timeout_s: float = 5.0, what: str = ""
+    pilot: Pilot[None], predicate: Callable[[], bool], timeout_s: float = 15.0, what: str = ""
 ) -> None:
     """Let the app run until ``predicate`` holds (fail after ``timeout_s``)."""
     deadline = time.monotonic() + timeout_s
