@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from textual.widgets import DataTable
 from gwtui.app import GwtuiApp
 from gwtui.clock import FrozenClock
 from gwtui.connection import ScadaClient
+from gwtui.screens.confirm import ConfirmModal
 from gwtui.settings import ConsoleSettings
 from gwtui.widgets.header import HeaderView, HouseHeader, render_header
 from tests.gwtui.gwtui_fakes import FakeClient, FakeScada
@@ -88,6 +90,24 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or predicate}")
         await pilot.pause(0.02)
+
+
+@contextlib.asynccontextmanager
+async def attached(
+    fake: FakeConsole, size: tuple[int, int] = (80, 24)
+) -> AsyncIterator[Pilot[None]]:
+    """The console running at ``size``, attached and settled (see :func:`settled`)."""
+    async with fake.app.run_test(size=size) as pilot:
+        await settled(pilot, fake)
+        yield pilot
+
+
+async def confirmed(pilot: Pilot[None], fake: FakeConsole, key: str) -> None:
+    """Press ``key``, wait for its confirmation, let the key guard pass and answer yes."""
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(fake.app.screen, ConfirmModal), what="the question")
+    await pilot.pause(fake.app.settings.confirm_guard_s)
+    await pilot.press("y")
 
 
 async def settled(pilot: Pilot[None], fake: FakeConsole) -> None:

@@ -32,10 +32,11 @@ from tests.gwtui.gwtui_support import (
     OPERATOR,
     SETTINGS,
     FakeConsole,
+    attached,
     cell,
+    confirmed,
     console,
     header_text,
-    settled,
     wait_for,
 )
 
@@ -58,8 +59,7 @@ async def take_hold(pilot, fake: FakeConsole, minutes: str = "30") -> None:  # t
 
 async def test_attaches_and_shows_the_house_live() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake):
         text = header_text(fake.app)
         assert "SIMULATED" in text
         assert DW1 in text
@@ -76,8 +76,7 @@ async def test_attaches_and_shows_the_house_live() -> None:
 
 async def test_taking_a_hold_asks_name_and_minutes_and_shows_the_scadas_countdown() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         await pilot.press("h")
         await wait_for(pilot, lambda: isinstance(fake.app.screen, HoldModal))
         fake.app.screen.query_one("#operator", Input).value = "Bob Fitter"
@@ -93,8 +92,7 @@ async def test_taking_a_hold_asks_name_and_minutes_and_shows_the_scadas_countdow
 
 async def test_the_hold_dialog_refuses_bad_minutes_and_cancels_with_escape() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         await pilot.press("h")
         await wait_for(pilot, lambda: isinstance(fake.app.screen, HoldModal))
         fake.app.screen.query_one("#minutes", Input).value = "0"
@@ -109,8 +107,7 @@ async def test_the_hold_dialog_refuses_bad_minutes_and_cancels_with_escape() -> 
 
 async def test_toggling_without_a_hold_sends_nothing_and_says_why() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         fake.app.main_screen.query_one(ActuatorTable).focus()
         await pilot.press("t")
         await pilot.pause()
@@ -122,8 +119,7 @@ async def test_toggling_without_a_hold_sends_nothing_and_says_why() -> None:
 async def test_a_toggle_under_hold_is_confirmed_with_y_and_read_back() -> None:
     # A long guard so the first "y" surely lands inside it, however slow this machine is.
     fake = console(confirm_guard_s=1.5)
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         await take_hold(pilot, fake)
         fake.app.main_screen.query_one(ActuatorTable).focus()
         await pilot.press("t")
@@ -151,8 +147,7 @@ async def test_a_toggle_under_hold_is_confirmed_with_y_and_read_back() -> None:
 
 async def test_the_trigger_key_and_enter_never_confirm_a_toggle() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         await take_hold(pilot, fake)
         fake.app.main_screen.query_one(ActuatorTable).focus()
         await pilot.press("t")
@@ -169,14 +164,10 @@ async def test_the_trigger_key_and_enter_never_confirm_a_toggle() -> None:
 async def test_an_interlock_refusal_shows_on_the_row_and_in_the_log() -> None:
     fake = FakeConsole()
     fake.scada.interlocked[ELT] = "tank-max-temp"
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         await take_hold(pilot, fake)
         fake.app.main_screen.query_one(ActuatorTable).focus()
-        await pilot.press("t")
-        await wait_for(pilot, lambda: isinstance(fake.app.screen, ConfirmModal))
-        await pilot.pause(GUARD_S)
-        await pilot.press("y")
+        await confirmed(pilot, fake, "t")
         view = fake.app.state.actuators[ELT]
         await wait_for(pilot, lambda: view.phase is CommandPhase.REFUSED)
         await pilot.pause(0.1)
@@ -188,12 +179,8 @@ async def test_an_interlock_refusal_shows_on_the_row_and_in_the_log() -> None:
 
 async def test_mode_switch_asks_then_flips() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
-        await pilot.press("m")
-        await wait_for(pilot, lambda: isinstance(fake.app.screen, ConfirmModal))
-        await pilot.pause(GUARD_S)
-        await pilot.press("y")
+    async with attached(fake) as pilot:
+        await confirmed(pilot, fake, "m")
         await wait_for(pilot, lambda: fake.app.state.mode is Mode.LOCAL)
         (req,) = sent(fake, SetMode)
         assert isinstance(req, SetMode)
@@ -204,13 +191,9 @@ async def test_mode_switch_asks_then_flips() -> None:
 
 async def test_a_refused_mode_switch_is_shown_with_the_reason() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         await take_hold(pilot, fake)
-        await pilot.press("m")
-        await wait_for(pilot, lambda: isinstance(fake.app.screen, ConfirmModal))
-        await pilot.pause(GUARD_S)
-        await pilot.press("y")
+        await confirmed(pilot, fake, "m")
         await wait_for(pilot, lambda: bool(sent(fake, SetMode)))
         await pilot.pause(0.1)
         assert fake.app.state.mode is Mode.REMOTE
@@ -221,8 +204,7 @@ async def test_a_refused_mode_switch_is_shown_with_the_reason() -> None:
 
 async def test_switching_to_a_simulated_house_is_one_enter() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(fake.app.screen, HousePicker))
         await pilot.press("enter")
@@ -233,8 +215,7 @@ async def test_switching_to_a_simulated_house_is_one_enter() -> None:
 async def test_switching_to_a_real_house_needs_its_alias_typed() -> None:
     fake = FakeConsole()
     real = "hw25.isone.me.versant.keene.beech"
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(fake.app.screen, HousePicker))
         await pilot.press("down", "enter")
@@ -253,8 +234,7 @@ async def test_switching_to_a_real_house_needs_its_alias_typed() -> None:
 
 async def test_filtering_the_sensors_by_typing() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         sensors = fake.app.main_screen.query_one(SensorTable)
         await pilot.press("slash", *"tank")
         await pilot.pause()
@@ -272,8 +252,7 @@ async def test_filtering_the_sensors_by_typing() -> None:
 
 async def test_pause_freezes_the_view_and_resume_catches_up() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         sensors = fake.app.main_screen.query_one(SensorTable)
         await pilot.press("p")
         fake.clock.advance(1)
@@ -289,8 +268,7 @@ async def test_pause_freezes_the_view_and_resume_catches_up() -> None:
 
 async def test_a_changed_value_flashes() -> None:
     fake = FakeConsole(settings=replace(SETTINGS, flash_s=30.0), history=False)
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         sensors = fake.app.main_screen.query_one(SensorTable)
         before = sensors.get_cell("tank-temp1", "value")
         assert "reverse" not in str(before.style)
@@ -302,8 +280,7 @@ async def test_a_changed_value_flashes() -> None:
 
 async def test_enter_opens_the_channel_detail_and_escape_closes_it() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(fake.app.screen, ChannelDetail))
         screen = fake.app.screen
@@ -315,8 +292,7 @@ async def test_enter_opens_the_channel_detail_and_escape_closes_it() -> None:
 
 async def test_help_lists_every_key_of_the_main_screen() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(fake.app.screen, HelpScreen))
         text = " ".join(f"{k} {d}" for _, rows in fake.app.help_sections() for k, d in rows)
@@ -330,8 +306,7 @@ async def test_help_lists_every_key_of_the_main_screen() -> None:
 
 async def test_the_log_view_shows_history_commands_and_filters() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         await take_hold(pilot, fake)
         await pilot.press("2")
         log = fake.app.main_screen.query_one(EventLogTable)
@@ -349,8 +324,7 @@ async def test_the_log_view_shows_history_commands_and_filters() -> None:
 
 async def test_unknown_events_from_a_newer_scada_are_logged_not_fatal() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         raw = {"type": "event", "event": "weather", "payload": {"type": "forecast.v2"}}
         fake.clients[-1].inject(UnknownEvent(raw, "unknown event kind"))
         await wait_for(pilot, lambda: fake.app.state.unknown_events == 1)
@@ -360,8 +334,7 @@ async def test_unknown_events_from_a_newer_scada_are_logged_not_fatal() -> None:
 
 async def test_a_lost_scada_greys_everything_and_the_console_reattaches() -> None:
     fake = console(reconnect_first_s=1.0)  # time enough to look at the greyed screen
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         fake.clients[-1].drop()
         await wait_for(pilot, lambda: fake.app.state.connection.phase is LinkPhase.DISCONNECTED)
         await pilot.pause(0.05)
@@ -376,8 +349,7 @@ async def test_a_lost_scada_greys_everything_and_the_console_reattaches() -> Non
 
 async def test_readonly_offers_and_sends_nothing_that_changes_the_house() -> None:
     fake = console(readonly=True)
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         assert "READ-ONLY" in header_text(fake.app)
         fake.app.main_screen.query_one(ActuatorTable).focus()
         for key in ("h", "t", "m", "s", "x"):
@@ -395,8 +367,7 @@ async def test_readonly_offers_and_sends_nothing_that_changes_the_house() -> Non
 
 async def test_the_palette_reaches_every_action() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         await take_hold(pilot, fake)
         titles = {c.title for c in fake.app.get_system_commands(fake.app.screen)}
         for title in (
@@ -419,8 +390,7 @@ async def test_the_palette_reaches_every_action() -> None:
 
 async def test_keep_alives_flow_while_holding() -> None:
     fake = console(keepalive_s=0.1)
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         assert not sent(fake, KeepAliveHold)
         await take_hold(pilot, fake)
         await wait_for(pilot, lambda: len(sent(fake, KeepAliveHold)) >= 2, what="keep-alives")
@@ -428,21 +398,16 @@ async def test_keep_alives_flow_while_holding() -> None:
 
 async def test_release_asks_first_then_hands_back() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         await take_hold(pilot, fake)
-        await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(fake.app.screen, ConfirmModal))
-        await pilot.pause(GUARD_S)
-        await pilot.press("y")
+        await confirmed(pilot, fake, "x")
         await wait_for(pilot, lambda: fake.app.state.hold is None)
         assert sent(fake, ReleaseHold)
 
 
 async def test_quitting_releases_the_hold_first() -> None:
     fake = FakeConsole()
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         await take_hold(pilot, fake)
         await pilot.press("q")
         await asyncio.sleep(0.1)
@@ -452,8 +417,7 @@ async def test_quitting_releases_the_hold_first() -> None:
 
 async def test_news_that_moves_many_rows_refetches_the_whole_snapshot() -> None:
     fake = console(resync_s=3600.0)
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         assert not sent(fake, GetSnapshot)
         await take_hold(pilot, fake)  # a hold makes the console boss of every actuator
         await wait_for(pilot, lambda: bool(sent(fake, GetSnapshot)), what="the refetch")
@@ -461,6 +425,5 @@ async def test_news_that_moves_many_rows_refetches_the_whole_snapshot() -> None:
 
 async def test_the_snapshot_is_refetched_now_and_then_regardless() -> None:
     fake = console(resync_s=0.2)
-    async with fake.app.run_test(size=(80, 24)) as pilot:
-        await settled(pilot, fake)
+    async with attached(fake) as pilot:
         await wait_for(pilot, lambda: len(sent(fake, GetSnapshot)) >= 2, what="refetches")
