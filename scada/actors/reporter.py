@@ -16,6 +16,10 @@ from scada.clock import next_boundary, sleep_until
 from scada.protocol.base import new_id
 from scada.protocol.readings import ChannelSeries, Status
 
+#: How many slots a late reporter sends one by one before it gives up on the gap (an hour of
+#: 5-minute slots): past that the wall clock has jumped rather than the loop stalled.
+MAX_CATCH_UP_SLOTS = 12
+
 
 class StatusReporter:
     def __init__(self, house: HouseState, deliver: Callable[[Status], None]) -> None:
@@ -27,19 +31,29 @@ class StatusReporter:
 
     async def run(self) -> None:
         period = self._house.layout.control.status_period_s
+        step = timedelta(seconds=period)
         clock = self._house.clock
         while True:
-            boundary = next_boundary(clock.now(), period)
-            if self._last_boundary is not None and boundary <= self._last_boundary:
-                # Woken a hair early, or the wall clock stepped back: each slot goes out once.
-                boundary = self._last_boundary + timedelta(seconds=period)
+            now = clock.now()
+            boundary = next_boundary(now, period)
+            last = self._last_boundary
+            if last is not None and boundary - last <= (MAX_CATCH_UP_SLOTS + 1) * step:
+                # Each slot goes out once and in order: woken a hair early, or the wall clock
+                # stepped back, this waits for the next slot; woken late (a stalled loop, a
+                # busy machine), the slots it slept through go out one by one, each with its
+                # own readings.
+                boundary = last + step
+            # Otherwise this is the first slot, or the wall clock jumped far ahead (NTP's first
+            # sync on a Pi without a battery clock): no slot in the gap can have readings, so
+            # a status for each would only be noise; the readings taken since the last slot
+            # go out with this one.
             # Sleeps run on the loop's clock, slots on the wall clock, and the two drift apart
             # (NTP slews the wall clock): sleep until the wall clock itself is at the boundary,
             # so no reading of the slot is left behind for the next one.
             while clock.now() < boundary:
                 await sleep_until(clock, boundary)
             self._last_boundary = boundary
-            self.emit(boundary - timedelta(seconds=period), period)
+            self.emit(boundary - step, period)
 
     def emit(self, slot_start: datetime, period: int) -> Status:
         """Build and deliver the status of the slot starting at ``slot_start``."""

@@ -222,3 +222,54 @@ def test_a_wall_clock_stepped_back_does_not_repeat_slots() -> None:
 
     slots = [st.slot_start for st in run_virtual(main)]
     assert slots == sorted(set(slots))
+
+
+def _statuses_across(stall: timedelta, *, step_clock: bool) -> list[Status]:
+    """Readings every second for 30 min, then the loop stalls (or the wall clock steps ahead)
+    by ``stall``, then 30 min more."""
+    layout = house_layout(DW1)
+
+    async def main() -> list[Status]:
+        clock = SlewedClock(T0, 1.0)
+        house = HouseState(layout, clock, EventHub(), uid(7))
+        out: list[Status] = []
+        task = asyncio.create_task(StatusReporter(house, out.append).run())
+        for _ in range(1800):
+            house.reading(GARAGE, 18.0)
+            await asyncio.sleep(1.0)
+        if step_clock:
+            clock.step = stall
+        else:
+            # A stalled loop: readings keep coming in (from threads) but the reporter runs
+            # only when the loop frees up, the wall clock having moved on meanwhile.
+            for _ in range(int(stall.total_seconds())):
+                house.reading(GARAGE, 18.0)
+                clock.step += timedelta(seconds=1)
+        for _ in range(1800):
+            house.reading(GARAGE, 18.0)
+            await asyncio.sleep(1.0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return out
+
+    return run_virtual(main)
+
+
+def test_a_reporter_woken_late_sends_every_slot_it_slept_through_with_its_own_readings() -> None:
+    statuses = _statuses_across(timedelta(minutes=23), step_clock=False)
+    slots = [st.slot_start for st in statuses]
+    gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(slots)}
+    assert gaps == {PERIOD_S}, "a slot went missing or was sent twice"
+    for st in statuses:
+        end = st.slot_start + timedelta(seconds=st.slot_duration_s)
+        for series_ in st.channels:
+            assert all(st.slot_start <= t < end for t in series_.read_at)
+    assert sum(len(c.values) for st in statuses for c in st.channels) >= 1800 + 23 * 60
+
+
+def test_a_wall_clock_jumping_days_ahead_makes_no_flood_of_empty_statuses() -> None:
+    statuses = _statuses_across(timedelta(days=3), step_clock=True)
+    slots = [st.slot_start for st in statuses]
+    assert slots == sorted(set(slots))
+    assert len(slots) <= 14, "a status for every slot of the jump"
+    assert slots[-1] > T0 + timedelta(days=3)
