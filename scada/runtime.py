@@ -20,10 +20,12 @@ from pathlib import Path
 from scada.actors.controller import Controller
 from scada.actors.forwarder import Forwarder
 from scada.actors.house import HouseState
+from scada.actors.link_watch import LinkWatch
 from scada.actors.relays import RelayActor
 from scada.actors.reporter import StatusReporter
 from scada.actors.sensors import SensorActor
 from scada.actors.service import RuntimeService
+from scada.actors.snapshots import link_status
 from scada.actors.supervisor import Supervisor
 from scada.api.server import ApiServer
 from scada.clock import Clock
@@ -82,6 +84,7 @@ class Runtime:
         self.uplink = uplink
         self.controller = Controller(self.house, self.relay_actors, uplink)
         self.store = store
+        self.link_watch = LinkWatch(self.house, lambda now: link_status(self.controller, now))
         self.forwarder: Forwarder | None = None
         if store is not None:
             ctl = self.controller
@@ -91,11 +94,12 @@ class Runtime:
             ctl.forwarder = self.forwarder
             listen = getattr(uplink, "add_state_listener", None)
             if listen is not None:
-                forwarder = self.forwarder
+                forwarder, watch = self.forwarder, self.link_watch
 
                 def link_changed(*_: object) -> None:
                     ctl.wake()
                     forwarder.link_changed()
+                    watch.look(clock.now())
 
                 listen(link_changed)
         self.statuses: list[Status] = []
@@ -123,6 +127,7 @@ class Runtime:
             self.supervisor.add("forwarder", self.forwarder.run)
         if uplink is not None:
             self.supervisor.add("uplink", lambda: uplink.run(self.controller.on_uplink))
+            self.supervisor.add("link-watch", self.link_watch.run)
         for name, fn in (extra_actors or {}).items():
             self.supervisor.add(name, fn)
         self._missing = dict(devices.missing)
