@@ -135,16 +135,15 @@ class Forwarder:
         room = WINDOW - len(self._in_flight)
         if room <= 0 or not self._pending:
             return
-        batch = [
-            item
-            for item in self.store.next_batch(room + len(self._in_flight), max_bytes=BATCH_BYTES)
-            if item.id not in self._in_flight
-        ]
+        # What is in flight is marked so in the store (mark_sent right after the send, and
+        # requeue when it leaves the window), so the store hands out only what is not: the
+        # batch is exactly the room, and no payload is unpacked only to be skipped.
+        batch = self.store.next_batch(room, max_bytes=BATCH_BYTES)
         if not batch:
             self._pending = False
             return
         sent_ids: list[str] = []
-        for item in batch[:room]:
+        for item in batch:
             if not self.uplink.send_encoded(item.kind, item.payload):
                 break
             self._in_flight[item.id] = now

@@ -2,14 +2,15 @@
 
 **Threading.** paho runs its network loop in its own thread (``loop_start``): connecting,
 reading, writing, keepalive pings and reconnecting all happen there. Every paho callback does
-one thing — hand plain data (topic, payload bytes, reason strings) to the asyncio loop with
-``loop.call_soon_threadsafe`` — and never raises (each body is guarded, and the client runs with
-``suppress_exceptions``): in the original one exception in a callback killed the network thread
-and left the SCADA deaf (defect 4). The only paho calls made *from* callbacks are the ones paho
-documents for that place: ``subscribe`` in ``on_connect`` (so every reconnect re-subscribes) and
-``reconnect_delay_set`` (to steer the back-off). Everything else — decoding, counting, state,
-listeners, the handler — runs on the asyncio loop. A watchdog on the loop replaces the client
-(a fresh one, reconnecting) should its network thread ever die anyway.
+one thing — hand plain data (topic, payload bytes, reason strings) to the asyncio loop, through
+a queue that one ``loop.call_soon_threadsafe`` empties however much piled up — and never raises
+(each body is guarded, and the client runs with ``suppress_exceptions``): in the original one
+exception in a callback killed the network thread and left the SCADA deaf (defect 4). The only
+paho calls made *from* callbacks are the ones paho documents for that place: ``subscribe`` in
+``on_connect`` (so every reconnect re-subscribes) and ``reconnect_delay_set`` (to steer the
+back-off). Everything else — decoding, counting, state, listeners, the handler — runs on the
+asyncio loop. A watchdog on the loop replaces the client (a fresh one, reconnecting) should its
+network thread ever die anyway.
 
 **Connecting.** :meth:`MqttLink.start` (also done by :meth:`run`) returns at once: the TCP/TLS
 connect happens in paho's thread, so no broker at boot never holds up local control (defect 6).
@@ -64,7 +65,7 @@ import ssl
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -80,7 +81,7 @@ from scada.protocol import ProtocolError, decode, encode
 from scada.protocol.base import WireMessage, new_id
 from scada.protocol.commands import ActuatorCommand, CommandResult
 from scada.protocol.enums import CommandOutcome, LinkState, OnlineState
-from scada.protocol.topics import parse_topic, topic, topic_filter
+from scada.protocol.topics import TopicParts, parse_topic, topic, topic_filter
 from scada.protocol.uplink import OnlineStatus
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ STABLE_S: Final = 30.0
 """A connection that lasted this long resets the back-off; a shorter one keeps escalating."""
 WATCHDOG_S: Final = 5.0
 """How often the loop checks that paho's network thread is still there."""
+TOPICS_KEPT: Final = 256
+"""Incoming topics kept parsed (a peer uses one per message type; others are parsed each time)."""
 
 
 class Backoff:
@@ -276,6 +279,7 @@ class MqttLink:
         self._thread_restarts = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._topics: dict[str, str] = {}  # outgoing topic by message type
+        self._topics_in: dict[str, TopicParts] = {}  # incoming topics parsed, a few per type
 
     # ================================================================ public API
     @property
@@ -543,11 +547,15 @@ class MqttLink:
         if topic_ is None:
             self._refuse("topic", "a message on a topic that is not UTF-8")
             return None
-        try:
-            parts = parse_topic(topic_)
-        except ProtocolError as e:
-            self._refuse("topic", str(e))
-            return None
+        parts = self._topics_in.get(topic_)
+        if parts is None:
+            try:
+                parts = parse_topic(topic_)
+            except ProtocolError as e:
+                self._refuse("topic", str(e))
+                return None
+            if len(self._topics_in) < TOPICS_KEPT:
+                self._topics_in[topic_] = parts
         where = f"topic {topic_}"
         try:
             msg = decode(payload, where=where)
@@ -838,14 +846,48 @@ class _Callbacks:
         self.loop = loop
         self.subscription = subscription
         self.to = to
+        # Calls for the loop, in order. One wake-up of the loop takes all that piled up:
+        # call_soon_threadsafe per message (a write to the loop's self-pipe each, and a GIL
+        # hand-over between the two threads) was a good part of a re-upload's cost, with a
+        # message and a PUBACK per stored row.
+        self._calls: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
+        self._calls_lock = threading.Lock()
+        self._drain_due = False  # guarded by _calls_lock
 
     def post(self, fn: Callable[..., None], *args: Any) -> bool:
-        """Schedule ``fn(sess, *args)`` on the loop; False if the loop is gone."""
+        """Schedule ``fn(sess, *args)`` on the loop (after every call posted before it); False
+        if the loop is gone."""
+        with self._calls_lock:
+            if self.loop.is_closed():  # nobody is listening any more
+                self._calls.clear()
+                return False
+            self._calls.append((fn, args))
+            if self._drain_due:
+                return True
+            self._drain_due = True
         try:
-            self.loop.call_soon_threadsafe(fn, self.sess, *args)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
+            self.loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # closed meanwhile
+            with self._calls_lock:
+                self._calls.clear()
+                self._drain_due = False
             return False
         return True
+
+    def _drain(self) -> None:
+        """On the loop: run every posted call, oldest first."""
+        while True:
+            with self._calls_lock:
+                if not self._calls:
+                    self._drain_due = False
+                    return
+                calls = list(self._calls)
+                self._calls.clear()
+            for fn, args in calls:
+                try:
+                    fn(self.sess, *args)
+                except Exception:
+                    log.exception("MQTT link: handling %s", getattr(fn, "__name__", fn))
 
     def _backoff(self, client: mqtt.Client) -> int:
         delay = self.sess.backoff.next()

@@ -3,7 +3,8 @@
 The writer's connection is in autocommit mode; every change goes through :func:`transaction`
 (``BEGIN IMMEDIATE`` ... ``COMMIT``), so a change is all there or not at all after a kill -9.
 WAL mode lets ``scada store stats`` read while the SCADA writes. ``synchronous=FULL`` makes a
-commit reach the disk before it returns (so it also survives a power cut); ``durable=False``
+commit reach the disk before it returns (so it also survives a power cut), except those made
+with ``transaction(flush=False)`` (acks and sends, see :meth:`Store.ack_many`); ``durable=False``
 (``NORMAL``) still survives a killed process and is for tests and benchmarks.
 """
 
@@ -26,6 +27,7 @@ log = logging.getLogger("scada.store")
 
 WAL_LIMIT_BYTES: Final = 4 << 20
 """The WAL file is truncated back to this after a checkpoint (it can grow past it meanwhile)."""
+_NORMAL: Final = 1  # PRAGMA synchronous levels: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
 
 
 class StoreError(Exception):
@@ -118,15 +120,30 @@ def move_aside(path: Path, now: datetime, why: str) -> Path:
 
 
 @contextlib.contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception)."""
-    db.execute("BEGIN IMMEDIATE")
+def transaction(db: sqlite3.Connection, *, flush: bool = True) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception).
+
+    ``flush=False`` commits at ``synchronous=NORMAL`` whatever the connection's level: the
+    commit is in the WAL (so it survives a killed process) but not flushed to the disk; the
+    next flushed commit (or checkpoint) takes it to the disk with it, since the WAL is
+    written and synced in order. A power cut can lose only such commits, newest first.
+    """
+    level = None
+    if not flush:
+        level = int(db.execute("PRAGMA synchronous").fetchone()[0])
+        if level > _NORMAL:
+            db.execute(f"PRAGMA synchronous = {_NORMAL}")
     try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    finally:
+        if level is not None and level > _NORMAL:
+            db.execute(f"PRAGMA synchronous = {level}")
 
 
 def bump(db: sqlite3.Connection, name: str, by: int = 1) -> None:

@@ -77,11 +77,12 @@ def test_kill_during_puts_keeps_every_committed_status_once(
 ) -> None:
     lines = _run_until("put", path, 200, "put ", kill_after)
     reported = [line.split()[1] for line in lines]
-    assert len(reported) == kill_after
+    # the writer may commit (and print) another put before the kill lands
+    assert len(reported) >= kill_after
     stored = _ids(path)
     # committed in order: a prefix of the ids, each once, including every reported one
     assert stored == [fixed_id(i) for i in range(len(stored))]
-    assert len(stored) >= kill_after
+    assert len(stored) >= len(reported)
     with Store.open(path, clock) as store:  # the lock died with the process
         assert store.requeue_in_flight() == 0
         assert [i.id for i in store.next_batch(500)] == stored

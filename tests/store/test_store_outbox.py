@@ -9,6 +9,7 @@ import pytest
 
 from scada.protocol.codec import decode, encode
 from scada.store import Store, StoreError
+from scada.store.db import transaction
 from tests.store.store_support import T0, ManualClock, problem, small_status
 
 
@@ -93,6 +94,23 @@ def test_ack_many_in_one_transaction(store: Store) -> None:
     assert store.ack_many([statuses[0].id, statuses[3].id, statuses[0].id, "nope"]) == 2
     assert store.requeue_in_flight() == 3
     assert [i.id for i in store.next_batch(10)] == [statuses[k].id for k in (1, 2, 4)]
+
+
+def test_acks_and_sends_skip_the_flush_but_puts_keep_it(store: Store) -> None:
+    # ack_many and mark_sent commit at synchronous=NORMAL (safe against a kill, see the kill
+    # tests); the connection must be back at FULL for the next put.
+    level = "PRAGMA synchronous"
+    assert store.db.execute(level).fetchone()[0] == 2  # FULL
+    s = small_status(T0)
+    store.put(s)
+    store.mark_sent([s.id])
+    assert store.db.execute(level).fetchone()[0] == 2
+    store.ack_many([s.id])
+    assert store.db.execute(level).fetchone()[0] == 2
+    # a failed transaction restores it too
+    with pytest.raises(ZeroDivisionError), transaction(store.db, flush=False):
+        raise ZeroDivisionError
+    assert store.db.execute(level).fetchone()[0] == 2
 
 
 def test_requeue_brings_in_flight_back_in_order(store: Store) -> None:
