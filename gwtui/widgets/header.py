@@ -18,7 +18,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from gwtui.clock import Clock
-from gwtui.format import MODE_LABELS, format_bytes, format_countdown
+from gwtui.format import MODE_LABELS, format_age, format_bytes, format_countdown
 from gwtui.state import ConsoleState, LinkPhase
 from scada.protocol import AtnState, ContractStatus, LinkState
 
@@ -27,6 +27,7 @@ REAL_BADGE: Final = "bold #ffffff on #d70000"
 LIVE_STYLE: Final = "bold #00d700"
 WARN_STYLE: Final = "bold #ffd700"
 DOWN_STYLE: Final = "bold #ffffff on #d70000"
+ALARM_STYLE: Final = "bold #d75f5f"
 HOLD_STYLE: Final = "bold #000000 on #ffd700"
 GREY: Final = "#808080"
 SEP: Final = " │ "
@@ -57,7 +58,7 @@ def render_header(state: ConsoleState, view: HeaderView) -> RenderableType:
     bottom.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
     bottom.add_column(justify="right", no_wrap=True)
     hold = _hold_line(state, view, server_now)
-    extra = _store(state)
+    extra = _store(state, server_now)
     if view.paused:
         extra.append("  PAUSED", style=WARN_STYLE)
     if state.house_alias is None:
@@ -115,15 +116,35 @@ def _status_line(state: ConsoleState, server_now: datetime) -> Text:
     return line
 
 
-def _store(state: ConsoleState) -> Text:
-    if state.store is None:
+def _store(state: ConsoleState, server_now: datetime) -> Text:
+    """The backlog awaiting the ATN (how much is on its way, how old the oldest is), what was
+    quarantined, and the store's size, red when it nears its cap."""
+    store = state.store
+    if store is None:
         return Text()
-    pending = state.store.pending_uplink
-    return Text.assemble(
-        ("Backlog ", "dim"),
-        (f"{pending}", WARN_STYLE if pending else ""),
-        (f" · {format_bytes(state.store.size_bytes)}", "dim"),
-    )
+    pending = store.pending_uplink
+    out = Text.assemble(("Backlog ", "dim"), (f"{pending:,}", WARN_STYLE if pending else ""))
+    if pending:
+        detail = []
+        if store.in_flight:
+            detail.append(f"{store.in_flight:,} sending")
+        if store.oldest_pending_at is not None:
+            age = (server_now - store.oldest_pending_at).total_seconds()
+            detail.append(f"oldest {format_age(age)}")
+        if detail:
+            out.append(f" ({', '.join(detail)})", style="dim")
+    if store.quarantined:
+        out.append(" · ", style="dim")
+        out.append(f"{store.quarantined:,} quarantined", style=ALARM_STYLE)
+    out.append(" · ", style="dim")
+    if store.fill_alarm:
+        out.append(
+            f"{format_bytes(store.size_bytes)} of {format_bytes(store.cap_bytes)}",
+            style=ALARM_STYLE,
+        )
+    else:
+        out.append(format_bytes(store.size_bytes), style="dim")
+    return out
 
 
 def _contract(state: ConsoleState, server_now: datetime) -> Text:

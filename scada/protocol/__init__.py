@@ -95,6 +95,7 @@ from scada.protocol.snapshot import (
     LinkStatus,
     Snapshot,
     StoreStats,
+    TierSummary,
 )
 from scada.protocol.topics import TopicParts, parse_topic, topic, topic_filter
 from scada.protocol.uplink import Ack, OnlineStatus, SnapshotRequest
@@ -175,6 +176,7 @@ __all__ = [
     "Subscribe",
     "SwitchHouse",
     "TakeHold",
+    "TierSummary",
     "TopicParts",
     "WireMessage",
     "WirePart",

@@ -67,6 +67,7 @@ from scada.protocol.snapshot import (
     LinkStatus,
     Snapshot,
     StoreStats,
+    TierSummary,
 )
 from scada.protocol.uplink import Ack, OnlineStatus, SnapshotRequest
 
@@ -273,6 +274,20 @@ def example_store() -> StoreStats:
         size_bytes=4_200_000,
         cap_bytes=200_000_000,
         oldest_pending_at=T0 - timedelta(minutes=15),
+        in_flight=2,
+        quarantined=1,
+        dropped=0,
+        last_ack_at=T0 - timedelta(seconds=4),
+        tiers=(
+            TierSummary(
+                name="statuses",
+                rows=3,
+                in_flight=2,
+                size_bytes=41_000,
+                oldest=T0 - timedelta(minutes=15),
+                newest=T0,
+            ),
+        ),
     )
 
 

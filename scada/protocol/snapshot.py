@@ -118,8 +118,27 @@ class LinkStatus(WireMessage):
     detail: Text | None = None
 
 
+class TierSummary(WirePart):
+    """One retention tier of the store: ``rows`` awaiting the ATN's ack (``in_flight`` of them
+    sent), their data in bytes, and the time they cover (first slot start to last slot end)."""
+
+    name: Label
+    rows: Count
+    in_flight: Count
+    size_bytes: Count
+    oldest: UtcTime | None = None
+    newest: UtcTime | None = None
+
+
 class StoreStats(WireMessage):
-    """The store-and-forward backlog and retention tiers, in messages / rows and bytes."""
+    """The store-and-forward backlog and retention tiers, in messages / rows and bytes.
+
+    ``pending_uplink`` counts what awaits an ack, ``in_flight`` of it sent; ``quarantined`` is
+    what the ATN rejected or could not be decoded (never retried); ``dropped`` what retention
+    gave up (too old, or over the cap) since the store was created; ``fill_alarm`` is raised
+    near the cap. The fields after ``oldest_pending_at`` are absent (zero, empty) from a SCADA
+    that predates them.
+    """
 
     type: Literal["store.stats"] = "store.stats"
     version: Literal[1] = 1
@@ -130,6 +149,12 @@ class StoreStats(WireMessage):
     size_bytes: Count
     cap_bytes: Count
     oldest_pending_at: UtcTime | None = None
+    in_flight: Count = 0
+    quarantined: Count = 0
+    dropped: Count = 0
+    fill_alarm: bool = False
+    last_ack_at: UtcTime | None = None
+    tiers: tuple[TierSummary, ...] = ()
 
 
 class Snapshot(WireMessage):

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from scada.protocol.snapshot import StoreStats
+from scada.protocol.snapshot import StoreStats, TierSummary
 from scada.store.db import StoreError, connect_reader, counters
 from scada.store.encoding import from_us
 from scada.store.schema import SCHEMA_VERSION, user_version
@@ -124,6 +124,22 @@ class StoreDetails:
             size_bytes=self.size_bytes,
             cap_bytes=self.cap_bytes,
             oldest_pending_at=self.oldest_pending_at,
+            in_flight=self.in_flight,
+            quarantined=self.quarantined,
+            dropped=sum(self.dropped_expired) + sum(self.dropped_cap),
+            fill_alarm=self.fill_alarm,
+            last_ack_at=self.last_ack_at,
+            tiers=tuple(
+                TierSummary(
+                    name=t.name,
+                    rows=t.rows,
+                    in_flight=t.in_flight,
+                    size_bytes=t.size_bytes,
+                    oldest=t.oldest,
+                    newest=t.newest,
+                )
+                for t in self.tiers
+            ),
         )
 
     def to_json(self) -> dict[str, Any]:

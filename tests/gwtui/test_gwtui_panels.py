@@ -1,12 +1,17 @@
-"""The channel detail names the device behind the channel and its health first."""
+"""The channel detail names the device behind the channel and its health first; the header
+says what the store holds back."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
+
+from rich.console import Console
 
 from gwtui.clock import FrozenClock
 from gwtui.screens.channel_detail import ChannelDetail
 from gwtui.state import ConsoleState
+from gwtui.widgets.header import HeaderView, render_header
 from scada.protocol import DeviceHealth, DeviceHealthState
 from tests.gwtui.gwtui_house import T0, snapshot
 
@@ -55,3 +60,37 @@ def test_without_the_device_on_the_wire_every_device_is_listed() -> None:
     line = detail_line("tank-temp2", with_device=False)
     assert line.startswith("Devices: ")
     assert "tank-adc-1 ok" in line
+
+
+def header_store_line(**store: object) -> str:
+    state = ConsoleState()
+    snap = snapshot()
+    assert snap.store is not None
+    state.apply_snapshot(snap.model_copy(update={"store": snap.store.model_copy(update=store)}), T0)
+    view = HeaderView(operator=None, readonly=False, now=T0, monotonic=0.0)
+    console = Console(width=120, record=True, file=io.StringIO(), color_system=None)
+    console.print(render_header(state, view))
+    return console.export_text().splitlines()[2]
+
+
+def test_an_empty_backlog_shows_the_store_size_only() -> None:
+    line = header_store_line(pending_uplink=0, in_flight=0, quarantined=0, size_bytes=41_000)
+    assert line.rstrip().endswith("Backlog 0 · 41.0 kB")
+
+
+def test_a_backlog_says_how_much_is_sending_and_how_old_the_oldest_is() -> None:
+    line = header_store_line(
+        pending_uplink=12_345, in_flight=256, oldest_pending_at=T0 - timedelta(hours=2, minutes=5)
+    )
+    assert "Backlog 12,345 (256 sending, oldest 2h05m) · " in line
+
+
+def test_quarantined_messages_and_a_store_near_its_cap_stand_out() -> None:
+    line = header_store_line(
+        pending_uplink=0,
+        quarantined=3,
+        fill_alarm=True,
+        size_bytes=93_000_000,
+        cap_bytes=100_000_000,
+    )
+    assert line.rstrip().endswith("Backlog 0 · 3 quarantined · 93.0 MB of 100.0 MB")
