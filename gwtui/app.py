@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -34,6 +36,9 @@ from gwtui.state import Changed, Changes, ConsoleState
 from scada.api.client import ApiClientError, ApiConnectError, UnknownEvent
 from scada.api.paths import default_socket_path
 from scada.protocol import EventFrame, EventKind
+
+#: How often the terminal is checked for a hang-up, in seconds.
+TERMINAL_CHECK_S = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +99,29 @@ class GwtuiApp(ConsoleActions, App[None]):
     def get_default_screen(self) -> Screen[None]:
         return self.main_screen
 
+    #: The terminal we were started on, watched for a hang-up (None: not started on one).
+    _terminal_fd: int | None = None
+
     def on_load(self) -> None:
+        if sys.stdin is not None and sys.stdin.isatty():
+            self._terminal_fd = sys.stdin.fileno()
         # Attach while the screen is still being built: the first frame with live values
         # then waits for the slower of the two, not for both one after the other.
         self.run_worker(self._connection_loop(), name="connection", group="connection")
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
+        if self._terminal_fd is not None:
+            self.set_interval(TERMINAL_CHECK_S, self._check_terminal, name="terminal")
+
+    def _check_terminal(self) -> None:
+        """Quit (releasing our hold) once the terminal is gone: an SSH session that dropped,
+        a tmux pane killed. No hang-up signal reaches us when a parent (make) catches it, and
+        Textual's input thread would spin on the dead terminal's end of file for ever."""
+        if self._terminal_fd is not None and not os.isatty(self._terminal_fd):
+            log.warning("the terminal went away: quitting")
+            self._terminal_fd = None
+            self.run_worker(self.action_quit(), name="hang-up", exclusive=True)
 
     def screen_ready(self) -> None:
         """Called by the main screen once its widgets exist: only then can news be drawn."""
