@@ -20,9 +20,10 @@ from scada.protocol.snapshot import LinkStatus
 
 log = logging.getLogger("scada.link")
 
-#: How often the liveness is looked at, in seconds: well inside the heartbeat timeout, and
-#: cheap (two enum reads and a comparison when nothing changed).
-WATCH_PERIOD_S = 5.0
+#: How often the liveness is looked at, in seconds. A broker change is pushed at once (the
+#: runtime calls :meth:`LinkWatch.look` from the uplink's state listener), so this only bounds
+#: how late an ATN's silence is reported; the controller's own fallback does not wait for it.
+WATCH_PERIOD_S = 30.0
 
 _BROKER_DOWN = frozenset({LinkState.DOWN, LinkState.CONNECTING})
 
