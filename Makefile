@@ -16,6 +16,7 @@ help:
 	@echo "make test   run the whole test suite (installs mosquitto and tmux if it can)"
 	@echo "make check  format check, lint, types, import contracts, tests"
 	@echo "make bench  run the benchmarks under bench/ and print their figures"
+	@echo "make soak   a simulated week of the largest house under a fault an hour (SOAK_ARGS)"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required (apt-get install python3 python3-venv)"; exit 1; }
@@ -23,7 +24,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,plot]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -68,6 +69,10 @@ check: lint types imports test
 
 bench: $(STAMP) deps
 	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+SOAK_ARGS ?=
+soak: $(STAMP) deps
+	$(BIN)/sim soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

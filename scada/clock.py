@@ -83,9 +83,32 @@ class LoopClock:
         await asyncio.sleep(max(0.0, seconds))
 
 
+def anchored_clock(start: datetime, loop: asyncio.AbstractEventLoop) -> LoopClock:
+    """A :class:`LoopClock` on which ``loop.time() == 0`` is ``start`` (aware UTC), so that
+    every process on a :class:`VirtualTimeLoop` of the same anchor reads the same time."""
+    return LoopClock(start + timedelta(seconds=loop.time()), loop)
+
+
 async def sleep_until(clock: Clock, when: datetime) -> None:
     """Sleep until ``when`` on ``clock`` (returns at once if it has passed)."""
     await clock.sleep((when - clock.now()).total_seconds())
+
+
+async def wake_or_timeout(wake: asyncio.Event, timeout_s: float) -> None:
+    """Wait until ``wake`` is set or ``timeout_s`` has passed on the loop's time (which also
+    sets ``wake``, so the caller clears it after either).
+
+    For actors that run a pass every few seconds or sooner when woken: a timer that sets the
+    event costs one callback, where ``asyncio.timeout`` or ``asyncio.wait`` over a sleeping
+    task cost a cancellation and its exception, or two tasks, on every quiet pass.
+    """
+    if wake.is_set():
+        return
+    timer = asyncio.get_running_loop().call_later(max(0.0, timeout_s), wake.set)
+    try:
+        await wake.wait()
+    finally:
+        timer.cancel()
 
 
 def next_boundary(now: datetime, period_s: int) -> datetime:
@@ -125,14 +148,25 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     Args:
         speed: virtual seconds per real second, or ``None`` to jump to the next timer whenever
             no I/O is ready.
+        anchor: with a ``speed``, the ``time.monotonic()`` reading at which ``time()`` is 0
+            (default: the moment of construction). CLOCK_MONOTONIC is one clock for every
+            process of the machine, so processes given the same anchor and speed agree on
+            virtual time, and a process restarted with them picks it up where it was.
     """
 
-    def __init__(self, speed: float | None = None) -> None:
+    def __new__(cls, speed: float | None = None, *, anchor: float | None = None) -> VirtualTimeLoop:
+        # Checked before the instance exists: an event loop refused in __init__ would still be
+        # finalized, and BaseEventLoop.__del__ on a half-built loop reports an unraisable error.
         if speed is not None and speed <= 0:
             raise ValueError("speed must be positive (or None for as fast as possible)")
+        if anchor is not None and speed is None:
+            raise ValueError("an anchor needs a speed: as fast as possible follows no real clock")
+        return super().__new__(cls)
+
+    def __init__(self, speed: float | None = None, *, anchor: float | None = None) -> None:
         self.speed = speed
         self._virtual = 0.0
-        self._real_base = time.monotonic()
+        self._real_base = time.monotonic() if anchor is None else anchor
         self._virtual_base = 0.0
         inner = selectors.DefaultSelector()
         super().__init__(inner)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scada.api.server import ApiServerError
-from scada.clock import Clock, LoopClock, SystemClock, VirtualTimeLoop
+from scada.clock import Clock, LoopClock, SystemClock, VirtualTimeLoop, anchored_clock
 from scada.drivers.buses import Buses, Emulation, NoEmulatorError, SystemBuses, emulation
 from scada.drivers.factory import DriverFamily, DriversUnavailableError, build_devices
 from scada.layout import Layout, LayoutError, load_layout
@@ -40,6 +40,12 @@ class ServeOptions:
     atn: bool = True  # with --sim: a simulated ATN in-process
     console_gids: frozenset[int] = frozenset()  # groups whose members may attach a console
     mqtt: MqttSettings | None = None  # the uplink's broker (--broker): then no in-process ATN
+    # Shared virtual time (the soak's hidden options): with ``speed``, virtual time is
+    # ``sim_start + (time.monotonic() - sim_anchor) * speed`` in every process given them, and
+    # it goes on across a restart. Without them virtual time starts at the wall clock's now.
+    sim_start: datetime | None = None
+    sim_anchor: float | None = None
+    sim_faults: Path | None = None  # a fault plan for the emulation (sim.soak.plan)
 
 
 class ServeError(Exception):
@@ -49,8 +55,8 @@ class ServeError(Exception):
 def run_serve(opts: ServeOptions) -> int:
     """Run until stopped. Returns the process exit code."""
     if opts.speed is not None:
-        speed = opts.speed
-        with asyncio.Runner(loop_factory=lambda: VirtualTimeLoop(speed)) as runner:
+        speed, anchor = opts.speed, opts.sim_anchor
+        with asyncio.Runner(loop_factory=lambda: VirtualTimeLoop(speed, anchor=anchor)) as runner:
             return runner.run(_serve(opts, virtual=True))
     return asyncio.run(_serve(opts, virtual=False))
 
@@ -66,7 +72,11 @@ async def _serve(opts: ServeOptions, *, virtual: bool) -> int:
 
 
 async def _serve_houses(opts: ServeOptions, *, virtual: bool, notifier: Notifier | None) -> int:
-    clock: Clock = LoopClock(datetime.now(UTC)) if virtual else SystemClock()
+    clock: Clock = SystemClock()
+    if virtual:
+        loop = asyncio.get_running_loop()
+        start = opts.sim_start
+        clock = LoopClock(datetime.now(UTC)) if start is None else anchored_clock(start, loop)
     try:
         store = Store.open(store_path(opts.data_dir), clock)
     except (StoreError, OSError) as e:
@@ -129,9 +139,17 @@ def _emulation(
     workdir = opts.data_dir / "sim" / layout.house.alias
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        return emulation(layout, workdir, clock, atn=opts.atn and opts.mqtt is None)
+        return emulation(
+            layout, workdir, clock, atn=opts.atn and opts.mqtt is None, faults=opts.sim_faults
+        )
     except NoEmulatorError as e:
         raise ServeError(str(e)) from None
+    except ValueError as e:
+        if opts.sim_faults is None:
+            raise
+        # The provider refuses a plan it cannot read or that names what the house lacks; its
+        # message names the file.
+        raise ServeError(f"--sim-faults: {e}") from None
 
 
 def _build(

@@ -16,7 +16,8 @@ disk, are rewritten at twice their channel's sample rate; Modbus registers are p
 
 Sensor faults for the walkthroughs: :meth:`SimEmulation.fail_channel` (a thermistor open or
 shorted, a DS18B20 gone from the bus or answering with a bad CRC) and
-:meth:`SimEmulation.heal_channel`.
+:meth:`SimEmulation.heal_channel`. A fault plan (``faults``, from ``scada serve --sim-faults``;
+:mod:`sim.soak.inject`) silences meters and fails probes by itself on the clock.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -41,6 +42,8 @@ from sim.buses.thermistor import divider_volts
 from sim.house.errors import ProfileError
 from sim.house.profiles import Profile, load_prices
 from sim.physics_source import PhysicsSource
+from sim.soak.inject import check_targets, inject
+from sim.soak.plan import Fault, PlanError, load_faults
 
 log = logging.getLogger("sim.emulation")
 
@@ -95,6 +98,7 @@ class SimEmulation:
         physics: bool = True,
         atn: bool = True,
         physics_period_s: float = UPDATE_PERIOD_S,
+        faults: Sequence[Fault] = (),
     ) -> None:
         if physics_period_s <= 0:
             raise ValueError(f"physics_period_s must be positive, not {physics_period_s}")
@@ -128,6 +132,8 @@ class SimEmulation:
         ]
         self._probe_due: dict[str, float] = {}
         self._pull_thermistors(layout)
+        self.fault_plan = tuple(faults)
+        check_targets(self, self.fault_plan)
 
     def _pull_thermistors(self, layout: Layout) -> None:
         """Each ADS1115 input reads its channel's value from the source at conversion time."""
@@ -213,6 +219,8 @@ class SimEmulation:
             if self.atn is not None:
                 tg.create_task(self.atn.run(), name="simulated-atn")
             tg.create_task(self._physics(), name="physics")
+            if self.fault_plan:
+                tg.create_task(inject(self, self.fault_plan, self.clock), name="fault-plan")
 
     async def _physics(self) -> None:
         # Step by the time that really passed: at N x real time a busy loop wakes late, and the
@@ -272,6 +280,18 @@ def _prices(layout: Layout) -> Profile | None:
         return None
 
 
-def provide(layout: Layout, workdir: Path, clock: Clock, *, atn: bool = True) -> SimEmulation:
-    """The ``gwscada.buses`` entry point."""
-    return SimEmulation(layout, workdir, clock, atn=atn)
+def provide(
+    layout: Layout, workdir: Path, clock: Clock, *, atn: bool = True, faults: Path | None = None
+) -> SimEmulation:
+    """The ``gwscada.buses`` entry point; ``faults``: a fault plan file (:mod:`sim.soak.plan`).
+
+    Raises:
+        PlanError: the plan file cannot be read, or names a meter or probe the house lacks.
+    """
+    if faults is None:
+        return SimEmulation(layout, workdir, clock, atn=atn)
+    plan = load_faults(faults)
+    try:
+        return SimEmulation(layout, workdir, clock, atn=atn, faults=plan)
+    except PlanError as e:
+        raise PlanError(f"{faults}: {e}") from None

@@ -88,4 +88,4 @@ class PhysicsSource:
             whole = int(pulses)
             self._pulse_debt[ch.name] = pulses - whole
             if whole:
-                self.buses.gpio.pulse_train(ch.device_channel, whole)
+                self.buses.gpio.pulse_train(ch.device_channel, whole, bulk=True)

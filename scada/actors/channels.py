@@ -8,6 +8,7 @@ DESIGN's data rules: a value outside the plausible range, or a channel silent fo
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -59,6 +60,14 @@ class ChannelBook:
         # brings it forward (see record).
         self._quiet_until = _NEVER
         self._shortest_limit = min(self._limit.values(), default=timedelta(seconds=1))
+        self._watched: frozenset[str] = frozenset()
+        #: Counts the changes of the value or health of the watched channels (see :meth:`watch`).
+        self.version = 0
+
+    def watch(self, names: Iterable[str]) -> None:
+        """Count the changes of ``names`` in :attr:`version`, for a reader that acts on them
+        alone (the controller): an unchanged count is unchanged :meth:`fresh_values`."""
+        self._watched = frozenset(names)
 
     def record(self, name: str, value: float, at: datetime) -> HealthChange | None:
         """Take a reading. An implausible value is kept out of the window and marks the channel."""
@@ -71,6 +80,8 @@ class ChannelBook:
                 f"{value:g} {st.spec.unit} outside [{lo:g}, {hi:g}]",
                 at,
             )
+        if name in self._watched:
+            self.version += 1
         st.value = value
         st.read_at = at
         st.last_good_at = at
@@ -127,10 +138,14 @@ class ChannelBook:
             return None
         return st.value
 
-    def fresh_values(self) -> dict[str, float | None]:
-        # The controller asks for this on every pass: one comprehension, not a call a channel.
+    def fresh_values(self, names: Iterable[str]) -> dict[str, float | None]:
+        """:meth:`fresh` of each of ``names`` (the controller asks on every pass)."""
         ok = ChannelHealth.OK
-        return {name: st.value if st.health is ok else None for name, st in self.states.items()}
+        states = self.states
+        return {
+            name: st.value if (st := states.get(name)) is not None and st.health is ok else None
+            for name in names
+        }
 
     def take_window(self, until: datetime) -> dict[str, list[tuple[datetime, float]]]:
         """Remove and return every reading before ``until``, per channel (empty ones omitted)."""
@@ -143,12 +158,13 @@ class ChannelBook:
                 out[name] = taken
         return out
 
-    @staticmethod
     def _set(
-        st: ChannelState, health: ChannelHealth, reason: str | None, at: datetime
+        self, st: ChannelState, health: ChannelHealth, reason: str | None, at: datetime
     ) -> HealthChange | None:
         if st.health is health and st.reason == reason:
             return None
+        if st.spec.name in self._watched:
+            self.version += 1
         old = st.health
         st.health = health
         st.reason = reason

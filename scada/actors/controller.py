@@ -15,10 +15,12 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
 from scada.actors.forwarder import Forwarder
 from scada.actors.house import HouseState
 from scada.actors.relays import RelayActor
+from scada.clock import wake_or_timeout
 from scada.control import (
     Accept,
     ContractMessage,
@@ -37,6 +39,9 @@ from scada.control import (
 )
 from scada.control import modes as m
 from scada.control.hold import Hold
+from scada.control.home_alone import steady_until as home_alone_steady_until
+from scada.control.inputs import control_channels
+from scada.control.interlocks import steady_until as interlocks_steady_until
 from scada.layout import Actuator
 from scada.link.base import Uplink
 from scada.protocol.base import WireMessage, new_id
@@ -72,6 +77,31 @@ log = logging.getLogger("scada.controller")
 CONTROL_PERIOD_S = 5.0
 HEARTBEAT_PERIOD_S = 30.0
 ATN_COMMAND_TTL_S = 300.0
+_HEARTBEAT_PERIOD = timedelta(seconds=HEARTBEAT_PERIOD_S)
+
+
+_PassInputs = tuple[ModeState, int, int, bool, int]
+"""What a control pass reads (see ``Controller._pass_inputs``)."""
+_InterlockKey = tuple[
+    CommandSource, dict[str, RelayState], dict[str, float | None], dict[str, RelayRecord]
+]
+_Interlocked = tuple[dict[str, RelayState], list[Override]]
+K = TypeVar("K")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class _Memo(Generic[K, R]):
+    """The ``result`` of a pure control function for inputs ``key`` at ``at``, which holds
+    for the same inputs until ``until`` (``None``: for ever), as the function itself says."""
+
+    key: K
+    at: datetime
+    until: datetime | None
+    result: R
+
+    def fits(self, key: K, now: datetime) -> bool:
+        return self.at <= now and (self.until is None or now < self.until) and self.key == key
 
 
 @dataclass(slots=True)
@@ -104,7 +134,21 @@ class Controller:
             a.node: _Relay(a, self.layout.node(a.node).display_name) for a in self.layout.actuators
         }
         self._by_coil = {(a.device, a.board_channel): a.node for a in self.layout.actuators}
+        # Replaced, never changed in place: a pass tells a new history by its identity.
         self._history: dict[str, RelayRecord] = {}
+        self._channels = control_channels(self.settings)
+        self._decided: _Memo[HomeAloneInputs, dict[str, RelayState]] | None = None
+        self._interlocks: _Memo[_InterlockKey, _Interlocked] | None = None
+        # Counts the changes of what a pass reads besides the mode state, the readings and the
+        # devices: the relays' commanded and observed states and history, the ATN's and the
+        # admin's wishes.
+        self._inputs_seq = 0
+        # A pass that found nothing to do, with what it read: the passes after it find nothing
+        # either while those are the same and time alone changes nothing.
+        self._quiet: _Memo[_PassInputs, None] | None = None
+        self._steady: _Memo[None, ModeState] | None = None
+        self._all_ready = False
+        house.book.watch(self._channels)
         self._atn_wants: dict[str, tuple[RelayState, datetime | None]] = {}
         self._admin_wants: dict[str, RelayState] = {}
         self._wake = asyncio.Event()
@@ -119,20 +163,20 @@ class Controller:
     async def run(self) -> None:
         while True:
             await self.control_once()
-            try:
-                async with asyncio.timeout(CONTROL_PERIOD_S):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+            await wake_or_timeout(self._wake, CONTROL_PERIOD_S)
             self._wake.clear()
 
     async def control_once(self) -> None:
         """One pass: advance modes, decide, interlock, switch. Serialised with requests."""
         now = self.clock.now()
         self._track_link(now)
-        self._step(m.tick(self.state, now, self.settings), now, "time")
+        quiet = self._quiet
+        if quiet is not None and quiet.fits(self._pass_inputs(), now):
+            return
+        self._quiet = None
+        steady = self._tick(now)
         self._heartbeat(now)
-        await self._apply(now)
+        await self._apply(now, steady=steady)
 
     def wake(self) -> None:
         self._wake.set()
@@ -166,7 +210,7 @@ class Controller:
 
     async def _command(self, cmd: ActuatorCommand, who: str) -> tuple[CommandResult, bool]:
         now = self.clock.now()
-        self._step(m.tick(self.state, now, self.settings), now, "time")
+        self._tick(now)
         refusal = authorize(
             self.state,
             cmd.source,
@@ -184,7 +228,9 @@ class Controller:
             self.house.record_audit(who, "set_relay", cmd.target, "refused", refusal.reason)
             return result, False
         assert relay is not None
-        final, overrides = self._interlocked({cmd.target: cmd.state}, cmd.source, now)
+        final, overrides = self._interlocked(
+            {cmd.target: cmd.state}, cmd.source, now, self._readings()
+        )
         forced = next((o for o in overrides if o.node == cmd.target), None)
         if forced is not None:
             result = self._result(
@@ -192,6 +238,7 @@ class Controller:
             )
             self.house.record_audit(who, "set_relay", cmd.target, "refused", forced.reason)
             return result, True
+        self._inputs_seq += 1
         if cmd.source is CommandSource.ADMIN:
             self._admin_wants[cmd.target] = cmd.state
         elif cmd.source is CommandSource.ATN:
@@ -219,6 +266,7 @@ class Controller:
                 # A fresh hold starts with no wishes: every actuator stays where it is until
                 # the installer moves it.
                 self._admin_wants.clear()
+                self._inputs_seq += 1
             self.house.publish(EventKind.HOLD, _hold_msg(step.state.hold, step.state.mode))
         self.wake()
         return step
@@ -328,6 +376,7 @@ class Controller:
                 ),
             )
             self._atn_wants.clear()
+            self._inputs_seq += 1
             if self.forwarder is not None:
                 self.forwarder.link_changed()
         if before.hold is not None and self.state.hold is None:
@@ -352,14 +401,31 @@ class Controller:
                     f"admin {before.hold.describe()}; {self.state.mode.value} control resumes",
                 )
             self._admin_wants.clear()
+            self._inputs_seq += 1
             self.wake()
-        if before.contract != self.state.contract and self.state.contract is not None:
+        after = self.state.contract
+        # Only a new contract or a new status is news (every heartbeat changes the contract).
+        if after is not None and (
+            before.contract is None or before.contract.status is not after.status
+        ):
             msg = self.contract_msg()
-            if msg is not None and (
-                before.contract is None or before.contract.status is not self.state.contract.status
-            ):
+            if msg is not None:
                 self.house.publish(EventKind.CONTRACT, msg)
         return step
+
+    def _tick(self, now: datetime) -> _Memo[None, ModeState] | None:
+        """Let time pass on the mode state. Returns the memo of a state that time alone leaves
+        as it is from now until its ``until`` (such a state is not ticked again before then),
+        or None when the tick moved the state."""
+        steady = self._steady
+        if steady is not None and steady.result is self.state and steady.fits(None, now):
+            return steady
+        before = self.state
+        self._step(m.tick(before, now, self.settings), now, "time")
+        if self.state is not before:
+            return None
+        self._steady = _Memo(None, now, m.steady_until(before, now, self.settings), before)
+        return self._steady
 
     def _track_link(self, now: datetime) -> None:
         state = self.uplink.broker_state if self.uplink is not None else LinkState.NOT_CONFIGURED
@@ -428,7 +494,9 @@ class Controller:
             )
         )
 
-    def _wanted(self, now: datetime) -> tuple[CommandSource, dict[str, RelayState]]:
+    def _wanted(
+        self, now: datetime, readings: dict[str, float | None]
+    ) -> tuple[CommandSource, dict[str, RelayState]]:
         boss = m.boss(self.state, now)
         if boss is CommandSource.ADMIN:
             return boss, dict(self._admin_wants)
@@ -444,11 +512,15 @@ class Controller:
             if (state := r.commanded if r.commanded is not None else r.observed) is not None
         }
         inputs = HomeAloneInputs(
-            readings=self.house.book.fresh_values(),
-            relays=current,
-            heat_pump_available=self._heat_pump_ok(),
+            readings=readings, relays=current, heat_pump_available=self._heat_pump_ok()
         )
-        return boss, dict(decide(inputs, self.settings, now).desired)
+        memo = self._decided
+        if memo is not None and memo.fits(inputs, now):
+            return boss, dict(memo.result)
+        desired = decide(inputs, self.settings, now).desired
+        until = home_alone_steady_until(inputs, self.settings, now)
+        self._decided = _Memo(inputs, now, until, desired)
+        return boss, dict(desired)
 
     def _heat_pump_ok(self) -> bool:
         hp = self.settings.heat_pump
@@ -457,13 +529,20 @@ class Controller:
         dev = self.house.devices.devices.get(self.relays[hp].spec.device)
         return dev is None or dev.state is DeviceHealthState.OK
 
+    def _readings(self) -> dict[str, float | None]:
+        return self.house.book.fresh_values(self._channels)
+
     def _interlocked(
-        self, desired: dict[str, RelayState], source: CommandSource, now: datetime
-    ) -> tuple[dict[str, RelayState], list[Override]]:
+        self,
+        desired: dict[str, RelayState],
+        source: CommandSource,
+        now: datetime,
+        readings: dict[str, float | None],
+    ) -> _Interlocked:
         res = apply_interlocks(
             desired,
             source,
-            readings=self.house.book.fresh_values(),
+            readings=readings,
             relay_history=self._history,
             actuators=self.layout.actuators,
             settings=self.settings,
@@ -471,10 +550,68 @@ class Controller:
         )
         return res.final, res.overrides
 
-    async def _apply(self, now: datetime) -> None:
+    def _interlocked_pass(
+        self,
+        desired: dict[str, RelayState],
+        source: CommandSource,
+        now: datetime,
+        readings: dict[str, float | None],
+    ) -> _Interlocked:
+        """:meth:`_interlocked` for a control pass: many passes see the inputs of the one
+        before, inside the same minimum times, and get its answer again."""
+        key = (source, desired, readings, self._history)
+        memo = self._interlocks
+        if memo is not None and memo.fits(key, now):
+            return memo.result
+        result = self._interlocked(desired, source, now, readings)
+        until = interlocks_steady_until(
+            desired, relay_history=self._history, actuators=self.layout.actuators, now=now
+        )
+        self._interlocks = _Memo(key, now, until, result)
+        return result
+
+    def _pass_inputs(self) -> _PassInputs:
+        """What a pass reads, but time: the mode state, :attr:`_inputs_seq`, the control
+        channels' readings (by the book's count of their changes), the heat pump's health and
+        how many relay boards are ready."""
+        if self._all_ready:  # boards only ever become ready
+            ready = len(self._actors)
+        else:
+            ready = sum(1 for a in self._actors.values() if a.ready)
+            self._all_ready = ready == len(self._actors)
+        book = self.house.book
+        return (self.state, self._inputs_seq, book.version, self._heat_pump_ok(), ready)
+
+    def _quiet_until(
+        self, now: datetime, source: CommandSource, steady: datetime | None
+    ) -> datetime | None:
+        """Until when time alone leaves the outcome of a pass at ``now`` as it is, given the
+        time until which the mode state is ``steady`` and the memos of this pass's decisions."""
+        times = [steady]
+        c = self.state.contract
+        if c is not None and c.status is ContractStatus.ACTIVE and self.uplink is not None:
+            recent = [t for t in (self._last_heartbeat_sent, c.last_heard) if t is not None]
+            times.append(max(recent) + _HEARTBEAT_PERIOD)
+        if source is CommandSource.ATN:
+            times += (exp for _, exp in self._atn_wants.values() if exp is not None and exp > now)
+        elif source is CommandSource.HOME_ALONE and self._decided is not None:
+            times.append(self._decided.until)
+        if self._interlocks is not None:
+            times.append(self._interlocks.until)
+        return min((t for t in times if t is not None), default=None)
+
+    async def _apply(self, now: datetime, *, steady: _Memo[None, ModeState] | None = None) -> None:
+        """Carry out what the boss wants, interlocked. ``steady``: from a control pass, the
+        memo of a mode state that time alone leaves as it is; if that is still the state and
+        the pass switches nothing, the pass is remembered as quiet."""
         async with self._apply_lock:
-            source, desired = self._wanted(now)
-            final, overrides = self._interlocked(desired, source, now)
+            if steady is not None and steady.result is self.state:
+                inputs: _PassInputs | None = self._pass_inputs()
+            else:
+                inputs = None
+            readings = self._readings()
+            source, desired = self._wanted(now, readings)
+            final, overrides = self._interlocked_pass(desired, source, now, readings)
             fired = {o.node: o for o in overrides}
             for node, relay in self.relays.items():
                 o = fired.get(node)
@@ -491,9 +628,13 @@ class Controller:
                     continue
                 if not self._actor_ready(target):
                     continue
+                inputs = None
                 outcome, reason = await self._switch(node, state, now)
                 if outcome is not CommandOutcome.CONFIRMED:
                     log.warning("%s %s by %s failed: %s", node, state.value, source.value, reason)
+            if inputs is not None and steady is not None:
+                until = self._quiet_until(now, source, steady.until)
+                self._quiet = _Memo(inputs, now, until, None)
 
     def _actor_ready(self, relay: _Relay) -> bool:
         actor = self._actors.get(relay.spec.device)
@@ -507,12 +648,14 @@ class Controller:
         if actor is None:
             return CommandOutcome.FAILED, f"no driver for board {relay.spec.device}"
         relay.commanded = state
+        self._inputs_seq += 1
         energize = (state is RelayState.ON) == (relay.spec.contact == "normally_open")
         outcome = await actor.switch(relay.spec.board_channel, energize)
         if outcome.ok:
             prev = self._history.get(node)
             if prev is None or prev.state is not state:
-                self._history[node] = RelayRecord(state, now)
+                self._history = {**self._history, node: RelayRecord(state, now)}
+                self._inputs_seq += 1
             self._publish_actuator(relay)
             return CommandOutcome.CONFIRMED, None
         self._publish_actuator(relay)
@@ -525,8 +668,9 @@ class Controller:
         relay = self.relays[node]
         on = energized == (relay.spec.contact == "normally_open")
         relay.observed = RelayState.ON if on else RelayState.OFF
+        self._inputs_seq += 1
         if node not in self._history:
-            self._history[node] = RelayRecord(relay.observed, self.clock.now())
+            self._history = {**self._history, node: RelayRecord(relay.observed, self.clock.now())}
         self._publish_actuator(relay)
 
     def _publish_actuator(self, relay: _Relay) -> None:

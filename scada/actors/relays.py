@@ -105,16 +105,16 @@ class RelayActor:
 
     async def _read_all(self) -> bool:
         try:
-            for ch in self.channels:
-                async with asyncio.timeout(GUARD_S):
-                    energized = await self.board.read(ch)
-                self._sink.coil_observed(self.board.name, ch, energized)
+            async with asyncio.timeout(GUARD_S):
+                coils = await self.board.read_all(self.channels)
         except DriverError as e:
             self._sink.device_failed(self.board.name, e.reason)
             return False
         except TimeoutError:
             self._sink.device_failed(self.board.name, f"no answer within {GUARD_S:g} s")
             return False
+        for ch in self.channels:
+            self._sink.coil_observed(self.board.name, ch, coils[ch])
         self._sink.device_ok(self.board.name)
         return True
 

@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
@@ -87,6 +88,31 @@ def serve(
             "mqtt.url); with --sim it replaces the in-process ATN.",
         ),
     ] = None,
+    sim_start: Annotated[
+        datetime | None,
+        typer.Option(
+            "--sim-start",
+            hidden=True,
+            formats=["%Y-%m-%dT%H:%M:%S%z"],
+            help="With --speed and --sim-anchor: the simulated time (ISO, with offset) at the "
+            "anchor.",
+        ),
+    ] = None,
+    sim_anchor: Annotated[
+        float | None,
+        typer.Option(
+            "--sim-anchor",
+            hidden=True,
+            help="With --speed and --sim-start: the CLOCK_MONOTONIC reading (s) at which "
+            "simulated time is --sim-start; processes sharing it share simulated time.",
+        ),
+    ] = None,
+    sim_faults: Annotated[
+        Path | None,
+        typer.Option(
+            "--sim-faults", hidden=True, help="With --sim: a fault plan the emulation injects."
+        ),
+    ] = None,
 ) -> None:
     """Run the SCADA headless until SIGTERM or Ctrl-C.
 
@@ -123,6 +149,10 @@ def serve(
         _fail("--drivers memory runs a house on in-memory devices; it needs --sim")
     if speed is not None and not simulated:
         _fail("--speed runs a simulated house faster than real time; it needs --sim")
+    if (sim_start is None) != (sim_anchor is None) or (sim_start is not None and speed is None):
+        _fail("--sim-start and --sim-anchor go together, with --speed")
+    if sim_faults is not None and not simulated:
+        _fail("--sim-faults injects faults into a simulated house; it needs --sim")
     opts = ServeOptions(
         layout_path=path,
         simulated=simulated,
@@ -133,6 +163,9 @@ def serve(
         atn=atn,
         console_gids=_console_gids(loaded),
         mqtt=settings.mqtt_settings(),
+        sim_start=sim_start,
+        sim_anchor=sim_anchor,
+        sim_faults=sim_faults,
     )
     try:
         code = run_serve(opts)

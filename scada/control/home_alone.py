@@ -27,9 +27,10 @@ Rules (``band`` is ``comfort_band_c``, the half-width around a setpoint):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from scada.control.outcome import check_now
 from scada.layout import ControlSettings, Zone
@@ -126,6 +127,20 @@ def decide(inputs: HomeAloneInputs, settings: ControlSettings, now: datetime) ->
         on, why = _boost(tank, inputs.relay(element), settings, hp_usable, hp_running)
         actions.append(ActuatorDecision(element, _state(on), why))
     return Decision(tuple(actions))
+
+
+def steady_until(
+    inputs: HomeAloneInputs, settings: ControlSettings, now: datetime
+) -> datetime | None:
+    """The first instant after ``now`` at which :func:`decide`, given the same inputs, may
+    want otherwise; ``None``: never. Time enters the strategy only through the half-duty slots
+    of a zone whose room temperature is unknown, so a caller may reuse a decision until then.
+    """
+    check_now(now)
+    if all(inputs.readings.get(z.room_channel) is not None for z in settings.zones):
+        return None
+    half_s = STALE_ROOM_PERIOD_S / 2
+    return datetime.fromtimestamp((math.floor(now.timestamp() / half_s) + 1) * half_s, UTC)
 
 
 def _zone_call(

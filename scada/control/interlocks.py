@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -96,7 +96,7 @@ def apply(
 ) -> Interlocked:
     """Run every interlock over what ``source`` wants (see the module docstring)."""
     check_now(now)
-    by_node = {a.node: a for a in actuators}
+    by_node: dict[str, Actuator] | None = None  # only a change of state needs the min times
     nodes = list(desired)
     extra = [settings.circulator, *settings.boost_elements]
     nodes += [n for n in extra if n is not None and n not in desired]
@@ -106,11 +106,11 @@ def apply(
         record = relay_history.get(node)
         current = record.state if record is not None else _OFF
         wanted = desired.get(node, current)
-        force = (
-            _over_temp(node, readings, settings)
-            or _freeze(node, current, readings, settings)
-            or _min_time(by_node.get(node), record, wanted, now)
-        )
+        force = _over_temp(node, readings, settings) or _freeze(node, current, readings, settings)
+        if force is None and record is not None and record.state is not wanted:
+            if by_node is None:
+                by_node = {a.node: a for a in actuators}
+            force = _min_time(by_node.get(node), record, wanted, now)
         state = wanted if force is None else force.state
         if node in desired or state is not wanted:
             final[node] = state
@@ -118,6 +118,38 @@ def apply(
             reason = f"{source.value} wanted {wanted.value}; {force.reason}"
             overrides.append(Override(node, force.interlock, wanted, state, reason))
     return Interlocked(final, overrides)
+
+
+def steady_until(
+    desired: Mapping[str, RelayState],
+    *,
+    relay_history: Mapping[str, RelayRecord],
+    actuators: Iterable[Actuator],
+    now: datetime,
+) -> datetime | None:
+    """The first instant from ``now`` on at which :func:`apply`, given the same other inputs,
+    may decide otherwise (a minimum on or off time running out); ``None``: never.
+
+    Time enters the interlocks only through the minimum times, so a caller may reuse a result
+    until then (the overrides' reasons, which count the seconds left, excepted).
+    """
+    check_now(now)
+    by_node: dict[str, Actuator] | None = None
+    until: datetime | None = None
+    for node, wanted in desired.items():
+        record = relay_history.get(node)
+        if record is None or record.state is wanted:
+            continue
+        if by_node is None:
+            by_node = {a.node: a for a in actuators}
+        actuator = by_node.get(node)
+        if actuator is None:
+            continue
+        minimum_s = actuator.min_on_s if record.state is _ON else actuator.min_off_s
+        ends = record.since + timedelta(seconds=minimum_s)
+        if ends >= now and (until is None or ends < until):
+            until = ends
+    return until
 
 
 def _over_temp(

@@ -38,7 +38,7 @@ lease), then applies its event. A refused request returns the state it was given
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -104,6 +104,9 @@ NEEDS_LEASE: frozenset[tuple[Phase, ModeEvent]] = frozenset(
 )
 """Rows that are taken only with a usable ATN lease; otherwise the request is refused."""
 
+Why = Callable[[], str]
+"""A reason, worked out only when it is shown."""
+
 MODE_OF: Mapping[Phase, Mode] = {_P: Mode.LOCAL, _A: Mode.LOCAL, _R: Mode.REMOTE, _G: Mode.REMOTE}
 
 
@@ -154,7 +157,7 @@ def boss(state: ModeState, now: datetime | None = None) -> CommandSource:
 def lease_problem(state: ModeState, now: datetime, settings: ControlSettings) -> str | None:
     """Why the ATN's lease is not usable at ``now`` (``None`` when it is)."""
     lapse = _lapse(state, now, settings)
-    return None if lapse is None else lapse[1]
+    return None if lapse is None else lapse[1]()
 
 
 # ------------------------------------------------------------------ requests and inputs
@@ -164,6 +167,28 @@ def tick(state: ModeState, now: datetime, settings: ControlSettings) -> Step[Mod
     """Let time pass: hold expiry, contract deadline / silence, lease lapse, grace."""
     notes: list[str] = []
     return Step(_advance(state, check_now(now), settings, notes), None, tuple(notes))
+
+
+def steady_until(state: ModeState, now: datetime, settings: ControlSettings) -> datetime | None:
+    """The first instant from ``now`` on at which time alone may move ``state``; ``None``:
+    never.
+
+    If :func:`tick` leaves ``state`` as it is at ``now``, it leaves it as it is at every instant
+    from ``now`` until then (hold expiry, contract start and end, the ATN's silence, the end of
+    the grace are the only times it reads), so a caller may skip those ticks. A time equal to
+    ``now`` counts: the silence and the grace end just *after* their instant.
+    """
+    check_now(now)
+    times: list[datetime] = []
+    if state.hold is not None:
+        times.append(state.hold.until)
+    c = state.contract
+    if c is not None:
+        silent_at = c.last_heard + seconds(settings.heartbeat_timeout_s)
+        times += (c.start, c.end, silent_at, silent_at + seconds(settings.contract_grace_s))
+    if state.phase is Phase.REMOTE_GRACE:
+        times.append(state.since + seconds(settings.contract_grace_s))
+    return min((t for t in times if t >= now), default=None)
 
 
 def set_mode(
@@ -291,8 +316,10 @@ def _advance(
         notes.append(f"admin hold by {ended.operator} expired at {hhmm(ended.until)}")
         notes.append(_resumes(cur))
     step = contracts.tick(cur.contract, now, settings)
-    notes.extend(step.notes)
-    return _reconcile(replace(cur, contract=step.state), now, settings, notes)
+    if step.state is not cur.contract:
+        notes.extend(step.notes)
+        cur = replace(cur, contract=step.state)
+    return _reconcile(cur, now, settings, notes)
 
 
 def _reconcile(
@@ -302,12 +329,19 @@ def _reconcile(
     lapse = _lapse(state, now, settings)
     if lapse is None:
         c = state.contract
-        why = "the ATN's contract is live" if c is None else f"contract {c.contract_id} is live"
-        return _fire(state, _E.LEASE_LIVE, now, why, notes)
-    at, why = lapse
+        return _fire(
+            state,
+            _E.LEASE_LIVE,
+            now,
+            lambda: (
+                "the ATN's contract is live" if c is None else f"contract {c.contract_id} is live"
+            ),
+            notes,
+        )
+    at, lapse_why = lapse
     # The grace counts from when the lease really lapsed (e.g. last heartbeat + timeout), not
     # from the tick that noticed it; never from before the phase began.
-    cur = _fire(state, _E.LEASE_LOST, max(at, state.since), why, notes)
+    cur = _fire(state, _E.LEASE_LOST, max(at, state.since), lapse_why, notes)
     grace_s = settings.contract_grace_s
     c = state.contract
     if (
@@ -318,56 +352,67 @@ def _reconcile(
     ):
         # The grace bridges blips and back-to-back contracts; an ATN that says it is done
         # is done, and the house goes back to home-alone now.
-        return _fire(cur, _E.GRACE_OVER, now, f"{why}; the ATN ended it", notes)
+        return _fire(cur, _E.GRACE_OVER, now, lambda: f"{lapse_why()}; the ATN ended it", notes)
     if cur.phase is Phase.REMOTE_GRACE and (now - cur.since).total_seconds() > grace_s:
-        why = f"{why}, for more than contract_grace_s ({grace_s:g} s)"
-        cur = _fire(cur, _E.GRACE_OVER, now, why, notes)
+        cur = _fire(
+            cur,
+            _E.GRACE_OVER,
+            now,
+            lambda: f"{lapse_why()}, for more than contract_grace_s ({grace_s:g} s)",
+            notes,
+        )
     return cur
 
 
 def _lapse(
     state: ModeState, now: datetime, settings: ControlSettings
-) -> tuple[datetime, str] | None:
+) -> tuple[datetime, Why] | None:
     """When and why the ATN's lease stopped being usable; ``None`` while it is usable.
 
     Of several reasons the earliest wins: a tick long after an ATN fell silent must date the
     lapse from the silence, not from the contract's termination that the same tick caused.
     """
     c = state.contract
-    found: list[tuple[datetime, str]] = []
+    found: list[tuple[datetime, Why]] = []
+    since = state.link_since
     if not state.link_up:
-        if state.link_since is None:
-            found.append((now, "uplink down"))
+        if since is None:
+            found.append((now, lambda: "uplink down"))
         else:
-            found.append((state.link_since, f"uplink down since {hhmm(state.link_since)}"))
-    elif state.link_since is not None and c is not None and c.last_heard < state.link_since:
-        back = hhmm(state.link_since)
+            found.append((since, lambda: f"uplink down since {hhmm(since)}"))
+    elif since is not None and c is not None and c.last_heard < since:
         found.append(
-            (state.link_since, f"no contract heartbeat since the uplink returned at {back}")
+            (since, lambda: f"no contract heartbeat since the uplink returned at {hhmm(since)}")
         )
     if c is None:
-        found.append((now, "no contract"))
+        found.append((now, lambda: "no contract"))
     else:
         if c.status is not ContractStatus.ACTIVE:
-            found.append((c.status_since, f"contract {c.contract_id} {c.status.value}: {c.cause}"))
+            found.append(
+                (c.status_since, lambda: f"contract {c.contract_id} {c.status.value}: {c.cause}")
+            )
         if now < c.start:
-            found.append((now, f"contract {c.contract_id} starts at {hhmm(c.start)}"))
-        if now >= c.end:
-            found.append((c.end, f"contract {c.contract_id} ended at {hhmm(c.end)}"))
+            found.append((now, lambda: f"contract {c.contract_id} starts at {hhmm(c.start)}"))
+        end = c.end
+        if now >= end:
+            found.append((end, lambda: f"contract {c.contract_id} ended at {hhmm(end)}"))
         if c.silent_s(now) > settings.heartbeat_timeout_s:
             silent_at = c.last_heard + seconds(settings.heartbeat_timeout_s)
-            found.append((silent_at, f"ATN silent since {hhmm(c.last_heard)}"))
+            found.append((silent_at, lambda: f"ATN silent since {hhmm(c.last_heard)}"))
     return min(found, key=lambda f: f[0]) if found else None
 
 
 def _fire(
-    state: ModeState, event: ModeEvent, at: datetime, why: str, notes: list[str]
+    state: ModeState, event: ModeEvent, at: datetime, why: str | Why, notes: list[str]
 ) -> ModeState:
-    """Take the table row for ``(state.phase, event)``; note a phase change and its reason."""
+    """Take the table row for ``(state.phase, event)``; note a phase change and its reason
+    (``why`` may be a function, called only when the phase changes: most ticks change none)."""
     nxt = TABLE[(state.phase, event)]
     if nxt is state.phase:
         return state
     new = replace(state, phase=nxt, since=at)
+    if not isinstance(why, str):
+        why = why()
     notes.append(f"{_label(state)} -> {_label(new)}: {why}" if why else f"-> {_label(new)}")
     return new
 

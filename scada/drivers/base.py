@@ -54,4 +54,9 @@ class RelayBoard(Protocol):
         """Whether the relay coil is energized, read back from the hardware."""
         ...
 
+    async def read_all(self, channels: Sequence[int]) -> dict[int, bool]:
+        """:meth:`read` of each of ``channels``, in one transaction where the board allows:
+        the periodic read-back of a whole board is one bus read, not one per relay."""
+        ...
+
     async def close(self) -> None: ...

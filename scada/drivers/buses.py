@@ -141,7 +141,9 @@ class Emulation(Protocol):
 class EmulationProvider(Protocol):
     """What the ``gwscada.buses`` entry point loads."""
 
-    def __call__(self, layout: Layout, workdir: Path, clock: Clock, *, atn: bool) -> Emulation: ...
+    def __call__(
+        self, layout: Layout, workdir: Path, clock: Clock, *, atn: bool, faults: Path | None
+    ) -> Emulation: ...
 
 
 class NoEmulatorError(Exception):
@@ -149,14 +151,21 @@ class NoEmulatorError(Exception):
 
 
 def emulation(
-    layout: Layout, workdir: Path, clock: Clock, *, atn: bool = True, name: str = "sim"
+    layout: Layout,
+    workdir: Path,
+    clock: Clock,
+    *,
+    atn: bool = True,
+    faults: Path | None = None,
+    name: str = "sim",
 ) -> Emulation:
-    """A simulated machine for ``layout`` (with a simulated ATN in-process when ``atn``), from
-    the provider registered as ``name``."""
+    """A simulated machine for ``layout`` (with a simulated ATN in-process when ``atn``, and
+    the faults of the plan file ``faults`` injected on the clock), from the provider
+    registered as ``name``."""
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
             provider: EmulationProvider = ep.load()
-            return provider(layout, workdir, clock, atn=atn)
+            return provider(layout, workdir, clock, atn=atn, faults=faults)
     raise NoEmulatorError(
         f"no bus emulator '{name}' is installed (entry point group {ENTRY_POINT_GROUP}); "
         "install the project with its sim package"

@@ -98,6 +98,9 @@ class GpioRelayBoard:
         out = await self._pin(channel)
         return gpio_call(self.name, f"reading GPIO{channel}", lambda: bool(out.value))
 
+    async def read_all(self, channels: Sequence[int]) -> dict[int, bool]:
+        return {ch: await self.read(ch) for ch in channels}
+
     async def close(self) -> None:
         pins, self._pins = self._pins, {}
         for pin, out in pins.items():

@@ -75,6 +75,9 @@ class I2cEndpoint:
         self.address = settings.address
         self._buses = buses
         self._bus: SMBusLike | None = None
+        # The locks of the loop last asked for: a registry lookup per transaction is a cost a
+        # simulated house pays millions of times.
+        self._locks: tuple[asyncio.AbstractEventLoop, asyncio.Lock, asyncio.Lock] | None = None
 
     @property
     def where(self) -> str:
@@ -85,10 +88,21 @@ class I2cEndpoint:
         return self._buses.emulated
 
     def bus_lock(self) -> asyncio.Lock:
-        return bus_lock(self.bus_no)
+        return self._loop_locks()[1]
 
     def chip_lock(self) -> asyncio.Lock:
-        return chip_lock(self.bus_no, self.address)
+        return self._loop_locks()[2]
+
+    def _loop_locks(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Lock, asyncio.Lock]:
+        loop = asyncio.get_running_loop()
+        locks = self._locks
+        if locks is None or locks[0] is not loop:
+            locks = self._locks = (
+                loop,
+                bus_lock(self.bus_no),
+                chip_lock(self.bus_no, self.address),
+            )
+        return locks
 
     def open(self) -> SMBusLike:
         """The open bus (opened on first use). A missing bus names this device and the path."""

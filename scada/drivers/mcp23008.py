@@ -96,13 +96,14 @@ class Mcp23008RelayBoard:
 
     async def read(self, channel: int) -> bool:
         self._check(channel)
+        gpio = await self._io.transact(f"reading relay {channel}", self._read_pins)
+        return self._energized(gpio, channel)
 
-        def read_pins(bus: SMBusLike) -> int:
-            self._set_up(bus)
-            return bus.read_byte_data(self._io.address, GPIO)
-
-        gpio = await self._io.transact(f"reading relay {channel}", read_pins)
-        return bool(gpio & (1 << channel)) != self._active_low.get(channel, False)
+    async def read_all(self, channels: Sequence[int]) -> dict[int, bool]:
+        for ch in channels:
+            self._check(ch)
+        gpio = await self._io.transact("reading the relays", self._read_pins)
+        return {ch: self._energized(gpio, ch) for ch in channels}
 
     async def close(self) -> None:
         self._io.close()
@@ -114,6 +115,13 @@ class Mcp23008RelayBoard:
             raise DriverError(
                 self.name, f"relay {channel} is not on this board (relays 0-{self._relays - 1})"
             )
+
+    def _read_pins(self, bus: SMBusLike) -> int:
+        self._set_up(bus)
+        return bus.read_byte_data(self._io.address, GPIO)
+
+    def _energized(self, gpio: int, channel: int) -> bool:
+        return bool(gpio & (1 << channel)) != self._active_low.get(channel, False)
 
     def _level(self, channel: int, energized: bool) -> bool:
         """The pin level that puts ``channel`` in the ``energized`` state."""

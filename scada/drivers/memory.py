@@ -103,6 +103,9 @@ class MemoryRelayBoard:
         self._raise_if_failed()
         return self._bench.relays.get((self.name, channel), False)
 
+    async def read_all(self, channels: Sequence[int]) -> dict[int, bool]:
+        return {ch: await self.read(ch) for ch in channels}
+
     async def close(self) -> None:
         return None
 

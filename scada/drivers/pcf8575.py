@@ -18,7 +18,7 @@ written to the port.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any, cast
 
 from smbus2 import i2c_msg
 
@@ -29,13 +29,6 @@ from scada.layout import Actuator, Device
 
 #: Board channel (0-based; relay number - 1) → port pin (0-7 = P00-P07, 8-15 = P10-P17).
 KRIDA_EMR16_PINS: tuple[int, ...] = (7, 6, 5, 4, 3, 2, 1, 0, 8, 9, 10, 11, 12, 13, 14, 15)
-
-
-@runtime_checkable
-class RawI2c(Protocol):
-    """Plain I2C transactions (``smbus2.SMBus.i2c_rdwr``), which a PCF8575 needs."""
-
-    def i2c_rdwr(self, *i2c_msgs: Any) -> None: ...
 
 
 class Pcf8575RelayBoard:
@@ -97,6 +90,13 @@ class Pcf8575RelayBoard:
         port = await self._io.transact(f"reading relay {channel}", self._read_port)
         return bool(port & mask) != self._active_low.get(channel, True)
 
+    async def read_all(self, channels: Sequence[int]) -> dict[int, bool]:
+        masks = {ch: 1 << self._pin(ch) for ch in channels}
+        port = await self._io.transact("reading the relays", self._read_port)
+        return {
+            ch: bool(port & mask) != self._active_low.get(ch, True) for ch, mask in masks.items()
+        }
+
     async def close(self) -> None:
         self._io.close()
 
@@ -113,18 +113,13 @@ class Pcf8575RelayBoard:
         pin = self._pins[channel]
         return f"P{pin // 8}{pin % 8}"
 
-    def _raw(self, bus: SMBusLike) -> RawI2c:
-        if not isinstance(bus, RawI2c):
-            raise DriverError(self.name, "this I2C bus cannot do plain transactions (i2c_rdwr)")
-        return bus
-
     def _read_port(self, bus: SMBusLike) -> int:
         msg = i2c_msg.read(self._io.address, 2)
-        self._raw(bus).i2c_rdwr(msg)
+        bus.i2c_rdwr(msg)
         data: list[int] = list(cast("Any", msg))
         if len(data) != 2:
             raise DeviceGarbageError(self.name, f"short read of the port: {len(data)} bytes")
         return data[0] | data[1] << 8
 
     def _write_port(self, bus: SMBusLike, port: int) -> None:
-        self._raw(bus).i2c_rdwr(i2c_msg.write(self._io.address, [port & 0xFF, port >> 8]))
+        bus.i2c_rdwr(i2c_msg.write(self._io.address, [port & 0xFF, port >> 8]))

@@ -9,6 +9,7 @@ dead driver transistor), ``dead`` makes every access fail like a pin library err
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from typing import Any
 
 from gpiozero.pins.mock import MockFactory, MockPin
@@ -21,6 +22,8 @@ class FaultyMockPin(MockPin):  # type: ignore[misc]  # gpiozero is untyped
         self.stuck: bool | None = None
         self.dead = False
         self.writes: list[bool] = []
+        #: Where a flow meter driver counts pulses in bulk (see ``scada.drivers.pulse_flow``).
+        self.pulse_counter: Callable[[int], None] | None = None
         super().__init__(factory, info)
 
     def _get_state(self) -> bool:
@@ -59,17 +62,32 @@ class MockGpio:
         """Every access to pin ``number`` fails (or works again)."""
         self.pin(number).dead = dead
 
-    def pulse_train(self, number: int, count: int, *, active_low: bool = True) -> None:
+    def pulse_train(
+        self, number: int, count: int, *, active_low: bool = True, bulk: bool = False
+    ) -> None:
         """``count`` pulses on input pin ``number``: each a swing to the active level and back.
 
         Each edge reaches the pin's ``when_changed`` handler (the input device's, as from
         :meth:`MockPin.drive_low` / ``drive_high``), but without MockPin's per-edge history: a
         1111-pulse/gal meter makes millions of edges a simulated day, and that list only grew.
+        ``bulk``: a pin at rest whose driver counts through :attr:`FaultyMockPin.pulse_counter`
+        gets the whole train there at once (the pin ends where it started either way).
         """
         if count <= 0:
             return
         pin = self.pin(number)
         active, idle = (False, True) if active_low else (True, False)
+        counter = pin.pulse_counter
+        if (
+            bulk
+            and counter is not None
+            and active_low  # the driver counts falling edges on pulled-up pins
+            and not pin.dead
+            and pin.stuck is None
+            and bool(pin.state) is idle
+        ):
+            counter(count)
+            return
         if bool(pin.state) is not idle:
             (pin.drive_high if idle else pin.drive_low)()
         handler = pin.when_changed

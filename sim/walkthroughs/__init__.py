@@ -2,7 +2,8 @@
 
 A walkthrough is a small TOML file in ``input_data/walkthroughs/`` (:mod:`.spec` says what it
 may hold); :func:`run_named` runs one through the real runtime on the emulated house
-(:mod:`.runner`) and judges its checks (:mod:`.checks`). ``sim walk NAME`` is the command.
+(:mod:`.runner`) and judges its checks (:mod:`.checks`); :mod:`.plot` draws a run.
+``sim walkthrough NAME`` is the command.
 """
 
 from sim.walkthroughs.checks import CheckResult

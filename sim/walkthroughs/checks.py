@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,8 +14,10 @@ from sim.walkthroughs.spec import (
     Check,
     Comfort,
     Commands,
+    InterlockSeen,
     ModeAt,
     ModeThroughout,
+    PipeTemp,
     ProblemSeen,
     RelayAt,
     RelayThroughout,
@@ -58,8 +61,12 @@ def describe(check: Check) -> str:
         return f"{check.node} {check.state.value} throughout{window}"
     if isinstance(check, ProblemSeen):
         about = f" about {check.subject}" if check.subject else ""
+        about += f" saying '{check.says}'" if check.says else ""
         verb = "reported" if check.seen else "never reported"
         return f"problem {check.kind.value}{about} {verb}{window}"
+    if isinstance(check, InterlockSeen):
+        verb = "overrode" if check.seen else "never overrode"
+        return f"{check.interlock.value} interlock {verb} {check.node}{window}"
     if isinstance(check, Comfort):
         where = check.zone or "every zone"
         return f"{where} inside its comfort band >= {check.min_share:.0%} of the time{window}"
@@ -68,6 +75,8 @@ def describe(check: Check) -> str:
         return f"{where} air {_limits(check.min_c, check.max_c)}{window}"
     if isinstance(check, TankTemp):
         return f"tank {_limits(check.min_c, check.max_c)}{window}"
+    if isinstance(check, PipeTemp):
+        return f"pipes {_limits(check.min_c, check.max_c)}{window}"
     if isinstance(check, Statuses):
         who = "received by the ATN" if check.seen_by == "atn" else "produced"
         return f">= {check.min_share:.0%} of the 5-minute statuses {who}{window}"
@@ -92,6 +101,8 @@ def _judge(check: Check, index: int, rec: Record, end_s: float) -> tuple[bool, s
         return _throughout([(t, s.value) for t, s in states], check.state.value, after, before)
     if isinstance(check, ProblemSeen):
         return _problems(check, rec, after, before)
+    if isinstance(check, InterlockSeen):
+        return _interlock(check, rec, after, before)
     if isinstance(check, Comfort):
         zone = rec.zone_names.index(check.zone) if check.zone is not None else None
         share = rec.comfort_share(after, before, zone)
@@ -107,6 +118,10 @@ def _judge(check: Check, index: int, rec: Record, end_s: float) -> tuple[bool, s
         return _within(temps, check.min_c, check.max_c)
     if isinstance(check, TankTemp):
         return _tank(check, rec, after, before)
+    if isinstance(check, PipeTemp):
+        return _within(
+            [t for s in rec.window(after, before) for t in s.pipes], check.min_c, check.max_c
+        )
     if isinstance(check, Statuses):
         return _statuses(check, rec, after, before)
     return _commands(check, rec, after, before)
@@ -155,6 +170,7 @@ def _problems(check: ProblemSeen, rec: Record, after: float, before: float) -> t
         if after <= t <= before
         and p.kind is check.kind
         and (check.subject is None or p.subject == check.subject)
+        and (check.says is None or check.says in p.summary)
     ]
     if check.seen:
         if not found:
@@ -165,6 +181,22 @@ def _problems(check: ProblemSeen, rec: Record, after: float, before: float) -> t
         t, p = found[0]
         return False, f"{len(found)} reported, first at {_s(t)}: {p.summary}"
     return True, "none reported"
+
+
+def _interlock(check: InterlockSeen, rec: Record, after: float, before: float) -> tuple[bool, str]:
+    spans = rec.interlock_within(check.node, after, before)
+    want = check.interlock.value
+    starts = [t for t, name in spans if name == want]
+    if not starts:
+        return not check.seen, "never in the window"
+    times = "once" if len(starts) == 1 else f"{len(starts)} times"
+    what = f"{times}, first at {_s(starts[0])}"
+    if spans[-1][1] == want:
+        what += ", still overriding at the end of the window"
+    else:
+        let_go = [t for (_, name), (t, _) in itertools.pairwise(spans) if name == want]
+        what += f", let go for the last time at {_s(let_go[-1])}"
+    return check.seen, what
 
 
 def _tank(check: TankTemp, rec: Record, after: float, before: float) -> tuple[bool, str]:

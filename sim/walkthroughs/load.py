@@ -29,6 +29,9 @@ from sim.walkthroughs.spec import (
     Comfort,
     Commands,
     Fidelity,
+    Initial,
+    InterlockSeen,
+    PipeTemp,
     RelayAt,
     RelaySet,
     RelayThroughout,
@@ -188,6 +191,8 @@ def _holder_of(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
         return None
     if len(loc) == 2 and loc[0] == "fidelity":
         return Fidelity
+    if len(loc) == 2 and loc[0] == "initial":
+        return Initial
     if len(loc) == 1:
         return Walkthrough
     return None
@@ -302,8 +307,14 @@ def check_against(wt: Walkthrough, layout: Layout, name: str) -> list[LayoutProb
         after, before = getattr(check, "after", None), getattr(check, "before", None)
         if isinstance(after, timedelta) and isinstance(before, timedelta) and before <= after:
             out.append(LayoutProblem(name, f"{at}.before", "before must come after after"))
-        if isinstance(check, RelayAt | RelayThroughout) and check.node not in nodes:
+        if isinstance(check, RelayAt | RelayThroughout | InterlockSeen) and check.node not in nodes:
             out.append(_unknown(name, f"{at}.node", "relay", check.node, alias=alias, known=nodes))
+        if isinstance(check, PipeTemp) and not layout.control.freeze_channels:
+            out.append(
+                LayoutProblem(
+                    name, f"{at}.check", f"{alias} watches no pipes (control.freeze_channels)"
+                )
+            )
         zone = check.zone if isinstance(check, Comfort | RoomTemp) else None
         if zone is not None and zone not in zones:
             out.append(_unknown(name, f"{at}.zone", "zone", zone, alias=alias, known=zones))

@@ -29,9 +29,13 @@ class Sample:
     """Air temperature of each control zone (layout order)."""
     tank: tuple[float, ...]
     """Tank layers, top first."""
+    pipes: tuple[float, ...]
+    """The pipes watched for freezing (``Record.pipe_names``)."""
     outdoor_c: float
     electric_j: float
     """Electricity used since the start (heat pump, elements, pumps), J."""
+    heat_pump_w: float
+    """Electricity the heat pump drew at ``t``."""
     price: float
     """$/MWh from this sample to the next."""
     statuses: int
@@ -59,12 +63,15 @@ class Record:
     setpoints: tuple[float, ...]
     band_c: float
     status_period_s: float
+    pipe_names: tuple[str, ...] = ()
     samples: list[Sample] = field(default_factory=list)
     problems: list[tuple[float, ProblemEvent]] = field(default_factory=list)
     modes: list[tuple[float, Mode]] = field(default_factory=list)
     """(from t, mode): the mode at the start, then every change."""
     relays: dict[str, list[tuple[float, RelayState]]] = field(default_factory=dict)
     """Per actuator: (from t, observed state) at every change of the read-back."""
+    interlocks: dict[str, list[tuple[float, str | None]]] = field(default_factory=dict)
+    """Per actuator: (from t, the interlock overriding its boss or None) at every change."""
     commands: list[CommandRecord] = field(default_factory=list)
     seen: dict[int, str] = field(default_factory=dict)
     """Point checks (by index in ``expect``): what was seen at their instant."""
@@ -78,6 +85,14 @@ class Record:
         series = self.relays.setdefault(node, [])
         if not series or series[-1][1] is not state:
             series.append((t, state))
+
+    def interlock_seen(self, t: float, node: str, interlock: str | None) -> bool:
+        """Note what overrides ``node`` from ``t``; True if that changed."""
+        series = self.interlocks.setdefault(node, [])
+        if (series[-1][1] if series else None) == interlock:
+            return False
+        series.append((t, interlock))
+        return True
 
     # ------------------------------------------------------------------- reading
     def window(self, after: float, before: float) -> list[Sample]:
@@ -104,6 +119,16 @@ class Record:
         """The read-back state of ``node`` at ``after`` and every change after it and before
         ``before``."""
         series = self.relays.get(node, [])
+        i = bisect.bisect_right([s[0] for s in series], after) - 1
+        out = [(after, series[i][1])] if i >= 0 else []
+        out += [(t, s) for t, s in series if after < t < before]
+        return out
+
+    def interlock_within(
+        self, node: str, after: float, before: float
+    ) -> list[tuple[float, str | None]]:
+        """What overrode ``node`` at ``after`` and every change after it and before ``before``."""
+        series = self.interlocks.get(node, [])
         i = bisect.bisect_right([s[0] for s in series], after) - 1
         out = [(after, series[i][1])] if i >= 0 else []
         out += [(t, s) for t, s in series if after < t < before]

@@ -11,6 +11,15 @@ to the runtime's events, and at the end judges every check (:mod:`sim.walkthroug
 The house file may be run with a coarser fidelity (the walkthrough's ``[fidelity]``): a floor
 on the sensors' sample periods and a cap on flow-meter pulses per gallon are applied to the
 layout itself, so the drivers, the emulators and the runtime all see the same, coarser house.
+
+With a ``socket`` the runtime also serves its local API there, so a console (gwtui) can watch
+the run live; the narration goes to the console's log too. At the end the console is told, and
+the walkthrough's record closes (its checks are judged then), but the runtime keeps serving,
+slowed to real time so the house barely moves, until the last console has been detached for
+:data:`LINGER_GRACE_S`: a console left on the final picture stays live (its detail views and
+requests still work) instead of greying out, and the report comes when the watcher is done.
+``stop_signals`` makes SIGINT and SIGTERM end the run early (or end that lingering), with a
+report of where it stopped, rather than killing it.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import dataclasses
 import json
 import logging
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,8 +38,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from scada.clock import LoopClock, run_virtual, sleep_until
-from scada.control import ModeState, Step
+from scada.clock import LoopClock, VirtualTimeLoop, run_virtual, sleep_until
+from scada.control import Interlock, ModeState, Step
 from scada.control.modes import boss
 from scada.drivers.factory import build_devices
 from scada.hub import Event, Subscription
@@ -41,6 +51,8 @@ from scada.protocol import (
     ActuatorSnapshot,
     EventKind,
     HoldEnded,
+    LogLevel,
+    LogLine,
     ModeChanged,
     ProblemEvent,
     ProblemKind,
@@ -50,6 +62,7 @@ from scada.protocol import (
 from scada.runtime import Runtime
 from scada.store import Store, store_path
 from sim.emulation import SimEmulation
+from sim.fidelity import Coarser
 from sim.house.profiles import Profile, load_prices
 from sim.physics_source import PhysicsSource
 from sim.walkthroughs.checks import CheckResult, judge
@@ -68,6 +81,7 @@ from sim.walkthroughs.spec import (
     Fidelity,
     HoldRelease,
     HoldTake,
+    Initial,
     LinkStep,
     ModeAt,
     ModeSet,
@@ -86,6 +100,16 @@ STOP_TIMEOUT_S = 60.0
 EVENT_QUEUE = 200_000
 _QUIET_PROBLEMS = {ProblemKind.INTERLOCK_OVERRIDE}
 """Problems recorded but not narrated (they come and go with every refused command)."""
+_NARRATED_INTERLOCKS = {Interlock.FREEZE_PIPE.value, Interlock.FREEZE_TANK.value}
+"""Overrides narrated all the same: freeze protection is rare and is what an operator asks about."""
+
+WATCH_SPEED = 60.0
+"""The speed of a run served to consoles when none is given: as fast as possible would show a
+console nothing but the end."""
+LINGER_GRACE_S = 2.0
+"""After the end, how long (real seconds) no console may be attached before the run stops; long
+enough for a console dropped as too slow to come back."""
+_LINGER_POLL_S = 0.25
 
 Narrate = Callable[[str], None]
 Progress = Callable[[float, float], None]
@@ -104,10 +128,13 @@ class WalkReport:
     record: Record
     error: str | None = None
     """Why the runtime stopped before the end, when it did."""
+    stopped: timedelta | None = None
+    """How far the run had got when it was asked to stop before its end (its checks are then
+    not judged: they speak of the whole run)."""
 
     @property
     def ok(self) -> bool:
-        return self.error is None and all(r.ok for r in self.results)
+        return self.error is None and self.stopped is None and all(r.ok for r in self.results)
 
     @property
     def passed(self) -> int:
@@ -141,6 +168,17 @@ class Options:
     workdir: Path | None = None
     narrate: Narrate | None = None
     progress: Progress | None = None
+    socket: Path | None = None
+    """Serve the local API here during the run, for a console to watch it."""
+    stop_signals: bool = False
+    """SIGINT and SIGTERM stop the run, reported, instead of killing it (main thread only)."""
+
+
+def watch_speed(options: Options) -> float | None:
+    """The speed ``options`` run at: theirs, else :data:`WATCH_SPEED` when served to consoles."""
+    if options.speed is None and options.socket is not None:
+        return WATCH_SPEED
+    return options.speed
 
 
 def run_named(
@@ -171,7 +209,7 @@ def run(
     async def main() -> WalkReport:
         return await _Run(wt, name, layout, opts).go(started)
 
-    return run_virtual(main, speed=opts.speed)
+    return run_virtual(main, speed=watch_speed(opts))
 
 
 def prepare(
@@ -187,15 +225,24 @@ def prepare(
         wt = wt.model_copy(update={"duration": opts.duration})
     if opts.atn is not None:
         wt = wt.model_copy(update={"atn": opts.atn})
-    layout = house_layout(opts.house or wt.house, wt.fidelity, file=file, override=opts.house)
+    layout = house_layout(
+        opts.house or wt.house, wt.fidelity, file=file, override=opts.house, initial=wt.initial
+    )
     problems = check_against(wt, layout, file)
     if problems:
         raise WalkthroughError(problems)
     return wt, layout
 
 
-def house_layout(alias: str, fidelity: Fidelity, *, file: str, override: str | None) -> Layout:
-    """The layout of house ``alias`` at the walkthrough's fidelity.
+def house_layout(
+    alias: str,
+    fidelity: Fidelity,
+    *,
+    file: str,
+    override: str | None,
+    initial: Initial | None = None,
+) -> Layout:
+    """The layout of house ``alias`` at the walkthrough's fidelity, starting from ``initial``.
 
     Raises:
         WalkthroughError: no such house, or its file does not load.
@@ -203,8 +250,9 @@ def house_layout(alias: str, fidelity: Fidelity, *, file: str, override: str | N
     try:
         path = find_house(alias)
         doc = json.loads(path.read_bytes())
-        if fidelity.sensor_period_floor_s is not None or fidelity.pulses_per_gallon_max is not None:
-            _coarser(doc, fidelity)
+        Coarser(fidelity.sensor_period_floor_s, fidelity.pulses_per_gallon_max).apply(doc)
+        if initial is not None:
+            _initial(doc, initial)
         return parse_layout(json.dumps(doc), str(path))
     except LayoutError as e:
         where = "--house" if override is not None else "house"
@@ -217,19 +265,14 @@ def house_layout(alias: str, fidelity: Fidelity, *, file: str, override: str | N
         ) from None
 
 
-def _coarser(doc: dict[str, object], fidelity: Fidelity) -> None:
-    floor = fidelity.sensor_period_floor_s
-    cap = fidelity.pulses_per_gallon_max
-    channels = doc.get("channels")
-    if floor is not None and isinstance(channels, list):
-        for ch in channels:
-            if isinstance(ch, dict):
-                ch["sample_period_s"] = max(floor, float(ch.get("sample_period_s", 5.0)))
-    devices = doc.get("devices")
-    if cap is not None and isinstance(devices, list):
-        for dev in devices:
-            if isinstance(dev, dict) and isinstance(dev.get("pulses_per_gallon"), int | float):
-                dev["pulses_per_gallon"] = min(cap, float(dev["pulses_per_gallon"]))
+def _initial(doc: dict[str, object], initial: Initial) -> None:
+    sim = doc.setdefault("simulation", {})
+    if not isinstance(sim, dict):
+        return  # parse_layout reports the malformed section
+    if initial.space_c is not None:
+        sim["initial_space_c"] = initial.space_c
+    if initial.tank_c is not None:
+        sim["initial_tank_c"] = initial.tank_c
 
 
 def scratch_dir() -> Path:
@@ -246,6 +289,10 @@ def _writable(folder: Path) -> bool:
             return True
     except OSError:
         return False
+
+
+class _HaltedError(Exception):
+    """A stop signal ended the run before its end."""
 
 
 class _Run:
@@ -271,6 +318,7 @@ class _Run:
             setpoints=tuple(z.setpoint_c for z in zones),
             band_c=layout.control.comfort_band_c,
             status_period_s=layout.control.status_period_s,
+            pipe_names=layout.control.freeze_channels,
         )
         sim = layout.simulation
         prices = load_prices(sim.price_profile, tz=self.tz) if sim is not None else None
@@ -280,6 +328,10 @@ class _Run:
         self.weather: Profile | None = None
         """The house's own weather profile, once a step has shifted it."""
         self._results_seen: set[str] = set()
+        self.halt = asyncio.Event()
+        """Set by SIGINT / SIGTERM (with ``stop_signals``): end the run where it is."""
+        self.lingered_s = 0.0
+        """Real time spent serving consoles after the end: no part of the run's pace."""
         self._atn_slots: set[datetime] = set()
         self._atn_scanned: datetime | None = None
 
@@ -300,7 +352,9 @@ class _Run:
         assert isinstance(emu.source, PhysicsSource)
         self.physics = emu.source
         error: str | None = None
+        stopped: timedelta | None = None
         store = Store.open(store_path(workdir), clock)
+        release_signals = self._catch_signals()
         try:
             await emu.start()
             devices = build_devices(self.layout, "real", clock, emu.buses)
@@ -309,7 +363,7 @@ class _Run:
                 clock,
                 devices,
                 uplink=emu.uplink,
-                socket_path=None,
+                socket_path=self.opts.socket,
                 simulated=True,
                 extra_actors={"simulator": emu.run},
                 store=store,
@@ -334,6 +388,10 @@ class _Run:
                     # Let what is due at the very end (a status at a slot boundary) happen.
                     await self.clock.sleep(0.001)
                 self._sample(at_s=self.end_s if error is None else None)
+                if error is None and self.opts.socket is not None:
+                    await self._linger(sub, helpers, running)
+            except _HaltedError:
+                stopped = self._halted()
             finally:
                 runtime.stop()
                 try:
@@ -346,21 +404,85 @@ class _Run:
                 await asyncio.gather(*helpers, return_exceptions=True)
                 await self._drain(sub)
         finally:
+            release_signals()
             await emu.stop()
             store.close()
             if own_dir:
                 shutil.rmtree(workdir, ignore_errors=True)
-        results = [judge(c, i, self.record, self.end_s) for i, c in enumerate(self.wt.expect)]
+        results = self._judge() if stopped is None else []
         return WalkReport(
             name=self.name,
             house=self.layout.house.alias,
             start=self.start.astimezone(self.tz),
             duration=self.wt.duration,
-            wall_s=time.perf_counter() - started,
+            wall_s=time.perf_counter() - started - self.lingered_s,
             results=results,
             record=self.record,
             error=error,
+            stopped=stopped,
         )
+
+    def _catch_signals(self) -> Callable[[], None]:
+        """With ``stop_signals``, let SIGINT and SIGTERM set :attr:`halt` until the returned
+        function is called."""
+        signals = (signal.SIGINT, signal.SIGTERM) if self.opts.stop_signals else ()
+        loop = asyncio.get_running_loop()
+        for sig in signals:
+            loop.add_signal_handler(sig, self.halt.set)
+
+        def release() -> None:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+        return release
+
+    def _halted(self) -> timedelta:
+        """Close the record where a stop signal found the run; how far it had got."""
+        self._sample()
+        self._say("stopped before the end, as asked")
+        return self.clock.now() - self.start
+
+    def _judge(self) -> list[CheckResult]:
+        return [judge(c, i, self.record, self.end_s) for i, c in enumerate(self.wt.expect)]
+
+    async def _linger(
+        self, sub: Subscription, helpers: list[asyncio.Task[None]], running: asyncio.Task[object]
+    ) -> None:
+        """Close the record and tell the consoles the run is over; then keep serving them, at
+        real time, until none has been attached for :data:`LINGER_GRACE_S` or a stop signal."""
+        began = time.perf_counter()
+        for task in helpers:
+            task.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        await self._drain(sub)
+        sub.close()
+        results = self._judge()
+        verdict = f"{sum(1 for r in results if r.ok)}/{len(results)} checks passed"
+        self._tell(
+            LogLevel.WARNING,
+            f"{self.name} is over: {verdict}; quit the console for the report (until then the "
+            "house runs on at real time)",
+        )
+        loop = asyncio.get_running_loop()
+        if isinstance(loop, VirtualTimeLoop):
+            loop.set_speed(1.0)
+        hub = self.runtime.hub
+        if hub.subscribers:
+            self._say(
+                f"over, {verdict}: serving the final state at real time until the console detaches",
+                self.end_s,
+                console=False,
+            )
+        quiet_s = 0.0
+        while quiet_s < LINGER_GRACE_S and not self.halt.is_set() and not running.done():
+            # Once the record is closed, every subscriber left is a console's session.
+            quiet_s = 0.0 if hub.subscribers else quiet_s + _LINGER_POLL_S
+            halted = asyncio.ensure_future(self.halt.wait())
+            try:
+                await asyncio.wait({halted, running}, timeout=_LINGER_POLL_S)
+            finally:
+                halted.cancel()
+        self.lingered_s = time.perf_counter() - began
 
     async def _timeline(self, running: asyncio.Task[object]) -> str | None:
         """Take every step and read every point check at its time; then run to the end."""
@@ -386,13 +508,21 @@ class _Run:
         return None
 
     async def _until(self, at_s: float, running: asyncio.Task[object]) -> bool:
-        """Sleep until ``at_s`` into the run; True if the runtime ended on the way."""
+        """Sleep until ``at_s`` into the run; True if the runtime ended on the way.
+
+        Raises:
+            _HaltedError: a stop signal came first.
+        """
         when = self.start + timedelta(seconds=at_s)
         sleeper = asyncio.ensure_future(sleep_until(self.clock, when))
+        halted = asyncio.ensure_future(self.halt.wait())
         try:
-            await asyncio.wait({sleeper, running}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({sleeper, running, halted}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             sleeper.cancel()
+            halted.cancel()
+        if self.halt.is_set() and not running.done():
+            raise _HaltedError
         return running.done()
 
     def _failure(self, running: asyncio.Task[object]) -> str:
@@ -468,20 +598,35 @@ class _Run:
             samples.pop()  # the last word at an instant: what is due then has happened
         model = self.physics.model
         zones = model.zone_temps()
+        temps = model.temperatures() if self.record.pipe_names else {}
         samples.append(
             Sample(
                 t=t,
                 zones=tuple(zones.get(z, float("nan")) for z in self.record.zone_names),
                 tank=tuple(model.tank.temps),
+                pipes=tuple(temps.get(p, float("nan")) for p in self.record.pipe_names),
                 outdoor_c=model.outdoor_c(),
                 electric_j=model.energy().electric_in_j,
+                heat_pump_w=model.heat_pump_state().electric_w,
                 price=self.price(now),
                 statuses=self.runtime.reporter.seq,
                 statuses_atn=self._atn_statuses(now),
             )
         )
+        self._interlocks(t)
         if self.opts.progress is not None:
             self.opts.progress(t, self.end_s)
+
+    def _interlocks(self, t: float) -> None:
+        """Note which interlock overrides each relay's boss now (an override's start comes with
+        its problem event; its end only shows here, at the next sample)."""
+        for node, relay in self.runtime.controller.relays.items():
+            series = self.record.interlocks.get(node)
+            was = series[-1][1] if series else None
+            if self.record.interlock_seen(t, node, relay.overridden_by) and (
+                was in _NARRATED_INTERLOCKS
+            ):
+                self._say(f"{was} interlock lets go of {node}", t)
 
     def _atn_statuses(self, now: datetime) -> int:
         """Distinct 5-minute slots the ATN has received a status of (a status sent again after
@@ -517,6 +662,8 @@ class _Run:
             self.record.problems.append((t, p))
             if p.kind not in _QUIET_PROBLEMS:
                 self._say(f"problem {p.kind.value}: {p.summary}", t)
+            elif p.kind is ProblemKind.INTERLOCK_OVERRIDE:
+                self._override(t, p)
         elif isinstance(p, ModeChanged):
             self.record.mode_changed(t, p.mode)
             self._say(f"mode {p.previous.value} -> {p.mode.value}: {p.reason}", t)
@@ -525,6 +672,15 @@ class _Run:
             self._say(f"hold by {p.operator} {p.reason.value}; {resumed} control resumes", t)
         elif isinstance(p, ActuatorSnapshot):
             self._actuator(t, p)
+
+    def _override(self, t: float, problem: ProblemEvent) -> None:
+        relay = self.runtime.controller.relays.get(problem.subject)
+        interlock = relay.overridden_by if relay is not None else None
+        if interlock is None:
+            return
+        self.record.interlock_seen(t, problem.subject, interlock)
+        if interlock in _NARRATED_INTERLOCKS:
+            self._say(f"{interlock} interlock overrides {problem.subject}: {problem.summary}", t)
 
     def _actuator(self, t: float, snap: ActuatorSnapshot) -> None:
         if snap.state is not None:
@@ -543,14 +699,20 @@ class _Run:
             CommandRecord(t, snap.node, cmd.source, result.outcome, snap.boss)
         )
 
-    def _say(self, text: str, t: float | None = None) -> None:
+    def _say(self, text: str, t: float | None = None, *, console: bool = True) -> None:
+        at_s = (self.clock.now() - self.start).total_seconds() if t is None else t
+        line = f"(+{format_duration(timedelta(seconds=round(at_s)))}) {text}"
+        if console and self.opts.socket is not None:
+            self._tell(LogLevel.INFO, line)
         if self.opts.narrate is None:
             return
-        at_s = (self.clock.now() - self.start).total_seconds() if t is None else t
         local = (self.start + timedelta(seconds=at_s)).astimezone(self.tz)
-        self.opts.narrate(
-            f"{local:%a %m-%d %H:%M} (+{format_duration(timedelta(seconds=round(at_s)))}) {text}"
-        )
+        self.opts.narrate(f"{local:%a %m-%d %H:%M} {line}")
+
+    def _tell(self, level: LogLevel, text: str) -> None:
+        """Put ``text`` in the log of every console attached (and of those that attach later)."""
+        line = LogLine(at=self.clock.now(), level=level, logger="walkthrough", message=text)
+        self.runtime.house.publish(EventKind.LOG, line)
 
 
 def _step_outcome(step: Step[ModeState]) -> str:

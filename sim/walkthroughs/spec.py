@@ -29,14 +29,20 @@ and ``mode.set`` (``mode``, ``operator``).
 
 **Checks** (``check``): ``mode``, ``boss`` and ``relay`` at an instant; over a window
 (``after`` .. ``before``, default the whole run): ``mode_throughout``, ``relay_throughout``,
-``problem`` (a problem event of ``kind``, optionally about ``subject``, ``seen`` or not),
+``problem`` (a problem event of ``kind``, optionally about ``subject`` and whose summary
+``says`` some text, ``seen`` or not),
+``interlock`` (safety interlock ``interlock`` overrode ``node``'s boss, ``seen`` or not),
 ``comfort`` (share of the time each zone's air was within setpoint ± comfort_band_c),
-``room_temp`` and ``tank_temp`` (stayed within limits), ``statuses`` (share of the 5-minute
-statuses produced, or received by the ATN), ``commands`` (how many relay commands of a source
-ended how); and ``boss_only``: every relay command carried out came from the boss of the moment.
+``room_temp``, ``tank_temp`` and ``pipe_temp`` (stayed within limits), ``statuses`` (share of
+the 5-minute statuses produced, or received by the ATN), ``commands`` (how many relay commands
+of a source ended how); and ``boss_only``: every relay command carried out came from the boss of
+the moment.
 
 **Fidelity** (``[fidelity]``): the physics step, and for long runs a floor on the sensors'
 sample periods and a cap on flow-meter pulses per gallon (fewer polls and pulses, same code).
+
+**Initial** (``[initial]``): the house as the run finds it, over its file's ``simulation``
+settings: ``space_c`` (every room's air) and ``tank_c`` (every tank layer).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
+from scada.control import Interlock
 from scada.protocol import Mode, ProblemKind, RelayState
 
 _DURATION = re.compile(
@@ -98,6 +105,13 @@ class Fidelity(_Strict):
     physics_step_s: float = Field(default=10.0, gt=0, le=60)
     sensor_period_floor_s: float | None = Field(default=None, gt=0, le=600)
     pulses_per_gallon_max: float | None = Field(default=None, gt=0)
+
+
+class Initial(_Strict):
+    """The simulated house at the start; ``None`` keeps the house file's value."""
+
+    space_c: float | None = Field(default=None, ge=-10, le=35)
+    tank_c: float | None = Field(default=None, ge=0, le=95)
 
 
 # ----------------------------------------------------------------------------------- steps
@@ -224,6 +238,15 @@ class ProblemSeen(_Window):
     check: Literal["problem"]
     kind: ProblemKind
     subject: str | None = None
+    says: str | None = None
+    """Text its summary contains."""
+    seen: bool = True
+
+
+class InterlockSeen(_Window):
+    check: Literal["interlock"]
+    node: str
+    interlock: Interlock
     seen: bool = True
 
 
@@ -246,6 +269,14 @@ class TankTemp(_Window):
     """The top layer stays at or above this."""
     max_c: float | None = None
     """The hottest layer stays at or below this."""
+
+
+class PipeTemp(_Window):
+    check: Literal["pipe_temp"]
+    min_c: float | None = None
+    """Every pipe the house watches for freezing (``control.freeze_channels``) stays at or
+    above this."""
+    max_c: float | None = None
 
 
 class Statuses(_Window):
@@ -273,9 +304,11 @@ Check = Annotated[
     | ModeThroughout
     | RelayThroughout
     | ProblemSeen
+    | InterlockSeen
     | Comfort
     | RoomTemp
     | TankTemp
+    | PipeTemp
     | Statuses
     | Commands
     | BossOnly,
@@ -295,6 +328,7 @@ class Walkthrough(_Strict):
     duration: Duration
     atn: bool = True
     fidelity: Fidelity = Fidelity()
+    initial: Initial = Initial()
     steps: tuple[Step, ...] = ()
     expect: tuple[Check, ...] = Field(min_length=1)
 
@@ -326,9 +360,11 @@ CHECK_KINDS: dict[str, type[_Check]] = {
         ModeThroughout,
         RelayThroughout,
         ProblemSeen,
+        InterlockSeen,
         Comfort,
         RoomTemp,
         TankTemp,
+        PipeTemp,
         Statuses,
         Commands,
         BossOnly,

@@ -95,6 +95,15 @@ async def test_write_and_read_back(board: Mcp23008RelayBoard, chip: EmulatedMcp2
     assert await board.read(2) is False
 
 
+async def test_reading_the_whole_board_reads_the_pins_once(
+    board: Mcp23008RelayBoard, chip: EmulatedMcp23008
+) -> None:
+    await board.write(1, energized=True)
+    await board.write(3, energized=True)
+    assert await board.read_all([0, 1, 2, 3]) == {0: False, 1: True, 2: False, 3: True}
+    assert await board.read_all([3]) == {3: await board.read(3)}
+
+
 async def test_concurrent_toggles_never_lose_a_relay(
     buses: EmulatedBuses, chip: EmulatedMcp23008
 ) -> None:

@@ -78,6 +78,20 @@ async def test_energise_pulls_the_mapped_pin_low(
     assert await board.read(8) is True
 
 
+async def test_reading_the_whole_board_is_one_transaction(
+    board: Pcf8575RelayBoard, chip: EmulatedPcf8575, buses: EmulatedBuses
+) -> None:
+    await board.write(3, energized=True)
+    await board.write(12, energized=True)
+    before = buses.i2c_buses[1].transactions
+    coils = await board.read_all(range(16))
+    assert buses.i2c_buses[1].transactions == before + 1
+    assert coils == {ch: await board.read(ch) for ch in range(16)}
+    assert [ch for ch, on in coils.items() if on] == [3, 12]
+    with pytest.raises(DriverError, match="relay 16 is not on this board"):
+        await board.read_all([0, 16])
+
+
 async def test_concurrent_toggles_on_two_boards_never_lose_a_relay(
     buses: EmulatedBuses, chip: EmulatedPcf8575
 ) -> None:

@@ -1,5 +1,6 @@
 """Walkthroughs: every shipped one passes its own checks at full speed, bad files say exactly
-what is wrong, and ``sim walk`` lists, refuses and reports as it should.
+what is wrong, ``sim walkthrough`` lists, refuses and reports as it should, and ``--plot`` draws
+a PNG (or says how to install matplotlib).
 
 The 28-day ``month`` runs here for one simulated day (its checks are shares and rates, so they
 hold for any length); the whole month is timed by bench/bench_sim.py.
@@ -8,6 +9,8 @@ hold for any length); the whole month is timed by bench/bench_sim.py.
 from __future__ import annotations
 
 import io
+import struct
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,12 +32,14 @@ from sim.walkthroughs import (
     run_named,
 )
 from sim.walkthroughs import console as walk_console
+from sim.walkthroughs.plot import INSTALL, PlotUnavailableError, plot_report
+from sim.walkthroughs.record import Record
 from sim.walkthroughs.spec import format_duration, parse_duration
 
 ROOT = Path(__file__).resolve().parents[2]
 DW1 = ROOT / "input_data" / "houses" / "dw1.isone.nh.orange.1.json"
 HW25 = "hw25.isone.me.versant.keene.beech"
-SHIPPED = ["broken-sensor", "broker-outage", "cold-snap", "installer-session", "month"]
+SHIPPED = ["broken-sensor", "broker-outage", "cold-snap", "freeze", "installer-session", "month"]
 SHORTENED = {"month": timedelta(days=1)}
 
 
@@ -65,6 +70,22 @@ def test_cold_snap_week_keeps_the_house_warm_and_costs_less_than_the_average_pri
     rec = report.record
     mean_price = sum(s.price for s in rec.samples) / len(rec.samples)
     assert report.cost_usd < report.energy_kwh / 1000 * mean_price
+
+
+def test_freeze_protection_fires_over_the_installer_and_lets_go() -> None:
+    """From a cold start under an admin hold with everything off: the freeze-pipe interlock
+    runs the distribution pump, is narrated with its reason, and lets go for good once the
+    ATN heats again (the file's own checks say the rest)."""
+    said: list[str] = []
+    report = run_named("freeze", Options(narrate=said.append))
+    assert report.ok, _failures(report)
+    first = report.record.samples[0]
+    assert first.zones[0] == pytest.approx(9.0, abs=0.2)  # [initial] over the house file
+    assert first.tank[0] == pytest.approx(30.0, abs=0.2)
+    overrides = [line for line in said if "freeze-pipe interlock overrides" in line]
+    assert overrides
+    assert "a.tank.out.pump.relay: admin wanted off; pipe pipe-" in overrides[0]
+    assert any("freeze-pipe interlock lets go of a.tank.out.pump.relay" in line for line in said)
 
 
 def test_month_walkthrough_shortened_to_a_day() -> None:
@@ -284,6 +305,20 @@ BOSS_ONLY = '[[expect]]\ncheck = "boss_only"\n'
             [("fidelity.physics_step", "unknown key 'physics_step'", "physics_step_s")],
             id="misspelt-fidelity",
         ),
+        pytest.param(
+            HEAD + "[initial]\nspace = 5\ntank_c = 120\n" + BOSS_ONLY,
+            [
+                ("initial.tank_c", "must be less than or equal to 95, not 120", None),
+                ("initial.space", "unknown key 'space'", "space_c"),
+            ],
+            id="bad-initial",
+        ),
+        pytest.param(
+            HEAD + '[[expect]]\ncheck = "interlock"\nnode = "a.hp.relay"\n'
+            'interlock = "freeze-pip"\n',
+            [("expect[0].interlock", "unknown value 'freeze-pip'", "freeze-pipe")],
+            id="misspelt-interlock",
+        ),
         pytest.param(HEAD, [("expect", "required key is missing", None)], id="no-checks"),
         pytest.param(
             'description = "x\n',
@@ -313,7 +348,8 @@ def test_a_walkthrough_that_does_not_fit_its_house() -> None:
         + '[[steps]]\nat = "1h"\ndo = "relay.set"\nnode = "a.hp.rely"\nstate = "on"\n'
         + '[[steps]]\nat = "1h"\ndo = "atn.go_silent"\n'
         + '[[expect]]\ncheck = "comfort"\nzone = "Garag"\nmin_share = 0.9\n'
-        + 'after = "1h"\nbefore = "30m"\n',
+        + 'after = "1h"\nbefore = "30m"\n'
+        + '[[expect]]\ncheck = "interlock"\nnode = "a.elt.relay"\ninterlock = "freeze-tank"\n',
         "y.toml",
     )
     problems = check_against(wt, load_layout(DW1), "y.toml")
@@ -333,6 +369,7 @@ def test_a_walkthrough_that_does_not_fit_its_house() -> None:
         ("steps[3].do", "atn.go_silent needs the simulated ATN, but atn = false", None),
         ("expect[0].before", "before must come after after", None),
         ("expect[0].zone", f"no zone 'Garag' in {alias}", "Garage"),
+        ("expect[1].node", f"no relay 'a.elt.relay' in {alias}", "a.elt1.relay"),
     ]
 
 
@@ -370,39 +407,43 @@ def test_unknown_name_lists_the_available_ones() -> None:
     assert str(err.value) == (
         "no walkthrough 'cold-snp' (did you mean 'cold-snap'?); available: " + ", ".join(SHIPPED)
     )
-    res = CliRunner().invoke(app, ["walk", "nope"])
+    res = CliRunner().invoke(app, ["walkthrough", "nope"])
     assert res.exit_code == 2
     assert "no walkthrough 'nope'; available: " + ", ".join(SHIPPED) in res.output
 
 
 def test_walk_on_an_unknown_house_or_at_no_speed() -> None:
     runner = CliRunner()
-    res = runner.invoke(app, ["walk", "broker-outage", "--house", "dw2"])
+    res = runner.invoke(app, ["walkthrough", "broker-outage", "--house", "dw2"])
     assert res.exit_code == 2
     assert res.output.splitlines()[-1].endswith(
         "broker-outage.toml: --house: no house 'dw2' (did you mean 'dw1.isone.nh.orange.1'?)"
     )
-    res = runner.invoke(app, ["walk", "installer-session", "--house", HW25])
+    res = runner.invoke(app, ["walkthrough", "installer-session", "--house", HW25])
     assert res.exit_code == 2
     assert f"steps[1].node: no relay 'a.tank.out.pump.relay' in {HW25}" in res.output
-    res = runner.invoke(app, ["walk", "broker-outage", "--speed", "0"])
+    res = runner.invoke(app, ["walkthrough", "broker-outage", "--speed", "0"])
     assert res.exit_code == 2
     assert "--speed must be positive, not 0" in res.output
 
 
 def test_walk_list_and_the_other_commands() -> None:
     runner = CliRunner()
-    res = runner.invoke(app, ["walk", "--list"])
+    res = runner.invoke(app, ["walkthrough", "--list"])
     assert res.exit_code == 0
     listed = [line.split()[0] for line in res.output.splitlines() if line.strip()]
     assert listed == SHIPPED
-    res = runner.invoke(app, ["walk"])
+    res = runner.invoke(app, ["walkthrough"])
     assert res.exit_code == 2
-    assert "which walkthrough?" in res.output
+    assert "which walkthrough? sim walkthrough NAME" in res.output
     res = runner.invoke(app, ["--help"])
     assert res.exit_code == 0
-    for command in ("demo", "atn", "walk"):
-        assert command in res.output
+    commands = {line.split()[1] for line in res.output.splitlines() if line.startswith("│ ")}
+    assert {"demo", "atn", "walkthrough"} <= commands
+    assert "walk" not in commands  # the old name still runs, unlisted
+    res = runner.invoke(app, ["walk", "--list"])
+    assert res.exit_code == 0
+    assert [line.split()[0] for line in res.output.splitlines() if line.strip()] == SHIPPED
 
 
 def test_a_failing_check_fails_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -431,3 +472,86 @@ def test_shipped_files_load_and_fit_their_houses() -> None:
         wt = load_walkthrough(path)
         houses = ROOT / "input_data" / "houses"
         assert check_against(wt, load_layout(houses / f"{wt.house}.json"), str(path)) == []
+
+
+# ------------------------------------------------------------------------------------ plot
+
+SHORT = """\
+description = "Forty minutes, twenty of them in LocalControl."
+start = 2024-01-10T06:00:00
+duration = "40m"
+[fidelity]
+sensor_period_floor_s = 30
+pulses_per_gallon_max = 2
+[[steps]]
+at = "10m"
+do = "mode.set"
+mode = "local"
+[[steps]]
+at = "30m"
+do = "mode.set"
+mode = "remote"
+[[expect]]
+check = "mode"
+at = "20m"
+mode = "local"
+"""
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert (length, kind) == (13, b"IHDR")
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_plot_draws_the_run_to_a_png(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "walkthroughs"
+    folder.mkdir()
+    (folder / "short.toml").write_text(SHORT)
+    monkeypatch.setenv("SCADA_WALKTHROUGHS_DIR", str(folder))
+    png = tmp_path / "short.png"
+    res = CliRunner().invoke(app, ["walkthrough", "short", "--plot", str(png)])
+    assert res.exit_code == 0, res.output
+    assert f"plot: {png}" in res.output
+    data = png.read_bytes()
+    # Six panels (dw1 watches pipes for freezing) of 2 inches, and a title, at 100 dpi.
+    assert _png_size(data) == (1200, 1300)
+    assert len(data) > 30_000  # drawn lines, not a blank canvas
+
+
+def test_plot_refuses_a_bad_file_before_running(tmp_path: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["walkthrough", "freeze", "--plot", str(tmp_path / "run.svg")])
+    assert res.exit_code == 2
+    assert "--plot draws a PNG: give a file ending in .png, not 'run.svg'" in res.output
+    res = runner.invoke(app, ["walkthrough", "freeze", "--plot", str(tmp_path / "no" / "a.png")])
+    assert res.exit_code == 2
+    assert f"--plot: no folder {tmp_path / 'no'} to write a.png in" in res.output
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # None: the import fails
+    out, err = io.StringIO(), io.StringIO()
+    code = walk_console.main("freeze", plot=tmp_path / "freeze.png", out=out, err=err)
+    assert code == 2
+    assert err.getvalue() == (f"--plot needs matplotlib, which is not installed: {INSTALL}\n")
+    assert INSTALL == "pip install 'gw-spaceheat-scada[plot]'"
+    assert out.getvalue() == ""  # refused before the run, not after it
+    report = WalkReport(
+        name="x",
+        house="dw1.isone.nh.orange.1",
+        start=load_walkthrough(find_walkthrough("freeze")).start,
+        duration=timedelta(hours=1),
+        wall_s=0.0,
+        results=[],
+        record=Record(zone_names=(), setpoints=(), band_c=1.0, status_period_s=300),
+    )
+    with pytest.raises(PlotUnavailableError, match="gw-spaceheat-scada"):
+        plot_report(report, tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
