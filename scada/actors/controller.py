@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
@@ -246,7 +246,9 @@ class Controller:
                 cmd.state,
                 cmd.expires_at or now + timedelta(seconds=ATN_COMMAND_TTL_S),
             )
-        outcome, reason = await self._switch(cmd.target, final.get(cmd.target, cmd.state), now)
+        outcome, reason = await self._switch(
+            cmd.target, final.get(cmd.target, cmd.state), now, on_behalf_of=cmd.source
+        )
         result = self._result(cmd, outcome, reason)
         self.house.record_audit(
             who, f"set_relay {cmd.state.value}", cmd.target, outcome.value, reason
@@ -641,16 +643,29 @@ class Controller:
         return actor is not None and actor.ready
 
     async def _switch(
-        self, node: str, state: RelayState, now: datetime
+        self,
+        node: str,
+        state: RelayState,
+        now: datetime,
+        *,
+        on_behalf_of: CommandSource | None = None,
     ) -> tuple[CommandOutcome, str | None]:
+        """Switch ``node`` and confirm it by read-back. ``on_behalf_of``: the source of a
+        command, which must still be the boss when the board's turn comes to write it."""
         relay = self.relays[node]
         actor = self._actors.get(relay.spec.device)
         if actor is None:
             return CommandOutcome.FAILED, f"no driver for board {relay.spec.device}"
+        previous = relay.commanded
         relay.commanded = state
         self._inputs_seq += 1
         energize = (state is RelayState.ON) == (relay.spec.contact == "normally_open")
-        outcome = await actor.switch(relay.spec.board_channel, energize)
+        veto = None if on_behalf_of is None else self._unless_still_boss(on_behalf_of)
+        outcome = await actor.switch(relay.spec.board_channel, energize, veto=veto)
+        if outcome.superseded:
+            relay.commanded = previous
+            self._inputs_seq += 1
+            return CommandOutcome.REFUSED, outcome.error
         if outcome.ok:
             prev = self._history.get(node)
             if prev is None or prev.state is not state:
@@ -660,6 +675,15 @@ class Controller:
             return CommandOutcome.CONFIRMED, None
         self._publish_actuator(relay)
         return CommandOutcome.FAILED, outcome.error
+
+    def _unless_still_boss(self, source: CommandSource) -> Callable[[], str | None]:
+        def veto() -> str | None:
+            boss = m.boss(self.state, self.clock.now())
+            if boss is source:
+                return None
+            return f"{boss.value} became boss before the relay was switched"
+
+        return veto
 
     def _coil_observed(self, board: str, channel: int, energized: bool) -> None:
         node = self._by_coil.get((board, channel))

@@ -9,6 +9,7 @@ At start the actor *reads* every relay instead of writing, so a restart never pu
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,17 +25,21 @@ GUARD_S = 5.0
 
 @dataclass(frozen=True, slots=True)
 class SwitchOutcome:
-    """``energized`` is the read-back coil state (None when the board could not be read)."""
+    """``energized`` is the read-back coil state (None when the board could not be read);
+    ``superseded``: the job was dropped unwritten because it was no longer allowed when its
+    turn came (see :meth:`RelayActor.switch`)."""
 
     ok: bool
     energized: bool | None
     error: str | None = None
+    superseded: bool = False
 
 
 @dataclass(slots=True)
 class _Job:
     channel: int
     energized: bool
+    veto: Callable[[], str | None] | None = None
     done: asyncio.Future[SwitchOutcome] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -59,14 +64,21 @@ class RelayActor:
         self._inbox: asyncio.Queue[_Job] = asyncio.Queue(INBOX)
         self.ready = False
 
-    async def switch(self, channel: int, energized: bool) -> SwitchOutcome:
+    async def switch(
+        self, channel: int, energized: bool, *, veto: Callable[[], str | None] | None = None
+    ) -> SwitchOutcome:
         """Queue a switch and wait for its read-back. A full inbox fails at once, never blocks;
-        so does a board that has not answered yet (it is retried with back-off meanwhile)."""
+        so does a board that has not answered yet (it is retried with back-off meanwhile).
+
+        ``veto`` is asked right before the write, when the job's turn has come: a reason from
+        it drops the job unwritten (``superseded``). Whoever queued the job may have lost the
+        right to switch the relay meanwhile (an installer took the admin hold while the ATN's
+        command waited behind other jobs), and only the moment of the write decides."""
         if not self.ready:
             return SwitchOutcome(
                 ok=False, energized=None, error=f"{self.board.name} is not answering"
             )
-        job = _Job(channel, energized)
+        job = _Job(channel, energized, veto)
         try:
             self._inbox.put_nowait(job)
         except asyncio.QueueFull:
@@ -88,6 +100,12 @@ class RelayActor:
                     job = await self._inbox.get()
             except TimeoutError:
                 await self._read_all()
+                continue
+            why = job.veto() if job.veto is not None else None
+            if why is not None:
+                job.done.set_result(
+                    SwitchOutcome(ok=False, energized=None, error=why, superseded=True)
+                )
                 continue
             job.done.set_result(await self._apply(job))
 
