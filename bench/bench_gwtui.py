@@ -1,4 +1,5 @@
-"""gwtui figures: start to first full frame, reading-to-screen latency, memory over a long run.
+"""gwtui figures: start to first full frame, reading-to-screen latency, memory over a long run,
+CPU while it just watches.
 
 1. **First frame**: a fresh ``gwtui`` process (headless) attached to a real ``scada serve --sim``
    subprocess, from the process's start to the first frame drawn with every channel's live
@@ -9,23 +10,35 @@
 3. **Memory**: RSS of this process (console and fake SCADA together) after 10,000 readings and
    after ``--readings`` (1,000,000 by default), streamed as fast as the console takes them
    (target: within 10 %).
+4. **Steady-state CPU**: a real ``gwtui`` process on a 120x40 pseudo-terminal (what a tmux pane
+   or an SSH session gives it), attached to ``scada serve --sim`` at real time, for the smallest
+   and the largest house: its CPU seconds per minute once the first frames are drawn (target
+   under 3 % of a core for dw1 and well under 10 % for hw25 on x86; a Pi 4 core is 3-4x slower).
 
-Run: ``.venv/bin/python bench/bench_gwtui.py [--readings N] [--latency-samples N]``. Prints the
-figures and exits 0 whatever they are (figures are measured here, never asserted in tests).
+Run: ``.venv/bin/python bench/bench_gwtui.py [--readings N] [--latency-samples N]
+[--cpu-window-s S]``. Prints the figures and exits 0 whatever they are (figures are measured
+here, never asserted in tests).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import gc
 import os
+import pty
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +54,40 @@ if TYPE_CHECKING:  # the first-frame child must import only what gwtui itself do
     from tests.gwtui.gwtui_fakes import FakeScada
 
 BIN = Path(sys.executable).parent
+SMALL_HOUSE = "dw1.isone.nh.orange.1"
+LARGE_HOUSE = "hw25.isone.me.versant.keene.beech"
+
+
+@contextlib.contextmanager
+def sim_scada(house: str | None = None) -> Iterator[Path]:
+    """``scada serve --sim`` (on ``house``, else its default) in a scratch folder; its socket."""
+    workdir = Path(tempfile.mkdtemp(prefix="gwb", dir="/tmp"))
+    sock = workdir / "s.sock"
+    serve = subprocess.Popen(
+        [
+            str(BIN / "scada"),
+            "serve",
+            "--sim",
+            *(["--house", house] if house else []),
+            "--socket",
+            str(sock),
+            "--data-dir",
+            str(workdir / "d"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists():
+            if serve.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("scada serve --sim did not start")
+            time.sleep(0.05)
+        yield sock
+    finally:
+        serve.terminate()
+        serve.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------- 1. first frame
@@ -66,27 +113,7 @@ def first_frame_child(socket: str, started: float) -> None:
 
 
 def first_frame(runs: int) -> list[float]:
-    workdir = Path(tempfile.mkdtemp(prefix="gwb", dir="/tmp"))
-    sock = workdir / "s.sock"
-    serve = subprocess.Popen(
-        [
-            str(BIN / "scada"),
-            "serve",
-            "--sim",
-            "--socket",
-            str(sock),
-            "--data-dir",
-            str(workdir / "d"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not sock.exists():
-            if serve.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("scada serve --sim did not start")
-            time.sleep(0.05)
+    with sim_scada() as sock:
         time.sleep(6.0)  # every channel read at least once (5 s sample periods)
         out = []
         for _ in range(runs):
@@ -100,10 +127,6 @@ def first_frame(runs: int) -> list[float]:
             )
             out.append(float(child.stdout.strip().splitlines()[-1]))
         return out
-    finally:
-        serve.terminate()
-        serve.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------- 2 and 3, in process
@@ -205,6 +228,50 @@ async def streaming(
     return latencies, memory, dropped
 
 
+# ---------------------------------------------------------------------- 4. steady-state CPU
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def steady_cpu(house: str, window_s: float, size: tuple[int, int] = (120, 40)) -> float:
+    """CPU seconds per minute of a console on a pseudo-terminal of ``size`` watching ``house``."""
+    with sim_scada(house) as sock:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+        console = subprocess.Popen(
+            [str(BIN / "gwtui"), "--socket", str(sock), "--no-sim-offer"],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env={**os.environ, "TERM": "xterm-256color"},
+            start_new_session=True,
+        )
+        os.close(slave)
+
+        def drain() -> None:  # the terminal: read and forget what the console draws
+            with contextlib.suppress(OSError):
+                while os.read(master, 65536):
+                    pass
+
+        threading.Thread(target=drain, daemon=True).start()
+        try:
+            time.sleep(10.0)  # attached, history in, every channel read a few times
+            if console.poll() is not None:
+                raise SystemExit(f"gwtui stopped at start (exit {console.returncode})")
+            before = cpu_seconds(console.pid)
+            time.sleep(window_s)
+            used = cpu_seconds(console.pid) - before
+        finally:
+            console.terminate()
+            console.wait(timeout=10)
+            os.close(master)
+    return used / window_s * 60
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -217,6 +284,7 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=1_000_000)
     parser.add_argument("--latency-samples", type=int, default=500)
     parser.add_argument("--first-frame-runs", type=int, default=5)
+    parser.add_argument("--cpu-window-s", type=float, default=60.0)
     parser.add_argument("--first-frame-child", nargs=2, metavar=("SOCKET", "STARTED"))
     args = parser.parse_args()
     if args.first_frame_child:
@@ -244,6 +312,12 @@ def main() -> None:
         f" events dropped by the client queue: {dropped};"
         f" took {time.perf_counter() - started:.0f} s"
     )
+    for house, target in ((SMALL_HOUSE, "under 3 %"), (LARGE_HOUSE, "well under 10 %")):
+        per_minute = steady_cpu(house, args.cpu_window_s)
+        print(
+            f"steady-state CPU watching {house} at real time, 120x40: {per_minute:.2f} s per"
+            f" minute = {per_minute / 60 * 100:.1f} % of one core (target {target})"
+        )
 
 
 if __name__ == "__main__":

@@ -13,10 +13,10 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.events import Resize
 from textual.message import Message
-from textual.widgets import DataTable
 
 from gwtui.format import BOSS_LABELS, relay_label
 from gwtui.state import ActuatorView, CommandPhase, ConsoleState
+from gwtui.widgets.live_table import LiveTable
 from scada.protocol import CommandSource, RelayState
 
 COLUMNS: Final = ("relay", "state", "commanded", "boss", "last")
@@ -53,7 +53,7 @@ def relay_text(state: RelayState | None, *, live: bool) -> Text:
     return Text(relay_label(state), style=style if live else GREY)
 
 
-class ActuatorTable(DataTable[Text]):
+class ActuatorTable(LiveTable):
     """One row per actuator; ``t`` toggles the highlighted one (after confirmation)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -72,7 +72,7 @@ class ActuatorTable(DataTable[Text]):
         readonly: bool = False,
         id: str | None = None,  # noqa: A002
     ) -> None:
-        super().__init__(id=id, cursor_type="row")
+        super().__init__(id=id)
         self._state = state
         self.readonly = readonly
         self._widths: dict[str, int] = {}
@@ -102,8 +102,7 @@ class ActuatorTable(DataTable[Text]):
             self.rebuild()
             return
         for node, view in self._state.actuators.items():
-            for key, cell in zip(COLUMNS, self._cells(view), strict=True):
-                self.update_cell(node, key, cell)
+            self.set_row(node, dict(zip(COLUMNS, self._cells(view), strict=True)))
 
     def selected_node(self) -> str | None:
         if not self.row_count or not self._row_nodes:

@@ -8,6 +8,7 @@ an installer must never read old values as live.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -15,11 +16,14 @@ from typing import Final
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.widgets import Static
 
 from gwtui.clock import Clock
 from gwtui.format import MODE_LABELS, format_age, format_bytes, format_countdown
 from gwtui.state import ConsoleState, LinkPhase
+from gwtui.widgets.live_table import text_looks
 from scada.protocol import AtnState, ContractStatus, LinkState
 
 SIM_BADGE: Final = "bold #000000 on #5fd7ff"
@@ -44,19 +48,15 @@ class HeaderView:
     paused: bool = False
 
 
-def render_header(state: ConsoleState, view: HeaderView) -> RenderableType:
-    """The header's three lines: house and connection; mode, contract and uplink; the hold
-    and the store backlog."""
+HeaderLines = tuple[tuple[Text, Text], Text, tuple[Text, Text]]
+"""The header's three lines: house | connection; the status line; hold | store."""
+
+
+def header_lines(state: ConsoleState, view: HeaderView) -> HeaderLines:
+    """What the header says, line by line (the widget redraws only the lines that changed)."""
     live = state.live
     server_now = state.server_now(view.now)
-    top = Table.grid(expand=True)
-    top.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-    top.add_column(justify="right", no_wrap=True)
-    top.add_row(_house_line(state), _connection(state, view, server_now))
     status = _status_line(state, server_now)
-    bottom = Table.grid(expand=True, padding=(0, 0, 0, 2))
-    bottom.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-    bottom.add_column(justify="right", no_wrap=True)
     hold = _hold_line(state, view, server_now)
     extra = _store(state, server_now)
     if view.paused:
@@ -71,8 +71,30 @@ def render_header(state: ConsoleState, view: HeaderView) -> RenderableType:
         extra = Text(extra.plain, style=GREY)
     status.no_wrap = True
     status.overflow = "ellipsis"
-    bottom.add_row(hold, extra)
-    return Group(top, status, bottom)
+    return (_house_line(state), _connection(state, view, server_now)), status, (hold, extra)
+
+
+def _top_grid(left: Text, right: Text) -> Table:
+    top = Table.grid(expand=True)
+    top.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+    top.add_column(justify="right", no_wrap=True)
+    top.add_row(left, right)
+    return top
+
+
+def _bottom_grid(left: Text, right: Text) -> Table:
+    bottom = Table.grid(expand=True, padding=(0, 0, 0, 2))
+    bottom.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+    bottom.add_column(justify="right", no_wrap=True)
+    bottom.add_row(left, right)
+    return bottom
+
+
+def render_header(state: ConsoleState, view: HeaderView) -> RenderableType:
+    """The header's three lines: house and connection; mode, contract and uplink; the hold
+    and the store backlog."""
+    top, status, bottom = header_lines(state, view)
+    return Group(_top_grid(*top), status, _bottom_grid(*bottom))
 
 
 def _house_line(state: ConsoleState) -> Text:
@@ -193,8 +215,12 @@ def _hold_line(state: ConsoleState, view: HeaderView, server_now: datetime) -> T
     return line
 
 
-class HouseHeader(Static):
-    """The always-visible header; call :meth:`refresh_from` after the state changed."""
+class HouseHeader(Vertical):
+    """The always-visible header; call :meth:`refresh_from` after the state changed.
+
+    One widget per line, each redrawn only when its text changed: every second the clock
+    (and a running countdown) moves, the rest of the header seldom does.
+    """
 
     DEFAULT_CLASSES = "house-header"
 
@@ -205,6 +231,11 @@ class HouseHeader(Static):
         self.operator: str | None = None
         self.readonly = False
         self.paused = False
+        self._lines = (Static(), Static(), Static())
+        self._drawn: list[tuple[object, ...] | None] = [None, None, None]
+
+    def compose(self) -> ComposeResult:
+        yield from self._lines
 
     def on_mount(self) -> None:
         self.refresh_from()
@@ -217,6 +248,19 @@ class HouseHeader(Static):
             monotonic=self._clock.monotonic(),
             paused=self.paused,
         )
-        self.update(render_header(self._state, view), layout=False)  # always three lines
+        top, status, bottom = header_lines(self._state, view)
+        self._draw(0, top, lambda: _top_grid(*top))
+        # Through Rich like the other lines (a bare Text would become Textual Content, which
+        # draws the same cells but merges neighbouring spans of one style).
+        self._draw(1, (status,), lambda: Group(status))
+        self._draw(2, bottom, lambda: _bottom_grid(*bottom))
         self.set_class(self._state.simulated is False, "-real")
         self.set_class(not self._state.live, "-offline")
+
+    def _draw(
+        self, line: int, texts: tuple[Text, ...], renderable: Callable[[], RenderableType]
+    ) -> None:
+        drawn = tuple(text_looks(text) for text in texts)
+        if drawn != self._drawn[line]:
+            self._drawn[line] = drawn
+            self._lines[line].update(renderable(), layout=False)  # always one line

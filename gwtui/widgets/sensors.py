@@ -17,12 +17,12 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.events import Resize
 from textual.message import Message
-from textual.widgets import DataTable
 
 from gwtui.clock import Clock
 from gwtui.format import HEALTH_LABELS, format_age, format_value, sparkline, unit_label
 from gwtui.grouping import ChannelGroup
 from gwtui.state import ChannelView, ConsoleState
+from gwtui.widgets.live_table import LiveTable
 from scada.protocol import ChannelHealth
 
 FLASH_S: Final = 1.0
@@ -60,7 +60,7 @@ def column_widths(total: int, longest_name: int) -> dict[str, int]:
     }
 
 
-class SensorTable(DataTable[Text]):
+class SensorTable(LiveTable):
     """Channels grouped by structure; see the module docstring for the keys."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -90,7 +90,7 @@ class SensorTable(DataTable[Text]):
         flash_s: float = FLASH_S,
         id: str | None = None,  # noqa: A002
     ) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        super().__init__(id=id)
         self._state = state
         self._clock = clock
         self._flash_s = flash_s
@@ -100,6 +100,7 @@ class SensorTable(DataTable[Text]):
         self._seen_changes: dict[str, int] = {}
         self._flash_until: dict[str, float] = {}
         self._shown: list[str] = []
+        self._trends: dict[str, tuple[tuple[object, ...], str]] = {}
 
     # ------------------------------------------------------------------ building
 
@@ -123,6 +124,7 @@ class SensorTable(DataTable[Text]):
             label = "" if key == "group" else key.capitalize()
             self.add_column(label, width=self._widths[key], key=key)
         self._shown = []
+        self._trends.clear()
         current: ChannelGroup | None = None
         for view in sorted(self._state.channels.values(), key=lambda v: v.key):
             if not self._matches(view):
@@ -172,8 +174,7 @@ class SensorTable(DataTable[Text]):
             if changed and self._flash_s > 0:
                 self._flash_until[name] = now_mono + self._flash_s
             self._seen_changes[name] = view.changes
-            for key, cell in zip(COLUMNS[1:], self._cells(view), strict=True):
-                self.update_cell(name, key, cell)
+            self.set_row(name, dict(zip(COLUMNS[1:], self._cells(view), strict=True)))
 
     def tick(self) -> None:
         """Once a second: ages move, flashes end, quiet channels turn stale."""
@@ -212,11 +213,7 @@ class SensorTable(DataTable[Text]):
         name = Text(view.channel, style="" if good else GREY_STYLE)
         value = Text(value_text, style=value_style, justify="right")
         age = Text(format_age(view.age_s(now)), style="" if good else GREY_STYLE, justify="right")
-        points = [v for _, v in view.history]
-        trend = Text(
-            sparkline(points, self._widths.get("trend", 12)),
-            style=TREND_STYLE if good else GREY_STYLE,
-        )
+        trend = Text(self._trend(view), style=TREND_STYLE if good else GREY_STYLE)
         if not live:
             status = Text("not live: no SCADA", style=GREY_STYLE)
         else:
@@ -225,6 +222,18 @@ class SensorTable(DataTable[Text]):
             if reason:
                 status.append(f": {reason}", style=GREY_STYLE)
         return name, value, age, trend, status
+
+    def _trend(self, view: ChannelView) -> str:
+        """The channel's sparkline, drawn again only when a reading came in (the tick asks
+        for every row every second)."""
+        width = self._widths.get("trend", 12)
+        key = (view.read_at, view.value, len(view.history), width)
+        cached = self._trends.get(view.channel)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        line = sparkline([v for _, v in view.history][-width:], width)
+        self._trends[view.channel] = (key, line)
+        return line
 
     # ------------------------------------------------------------------ actions
 

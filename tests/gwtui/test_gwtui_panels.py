@@ -1,5 +1,5 @@
 """The channel detail names the device behind the channel and its health first; the header
-says what the store holds back."""
+says what the store holds back; a table changed in place draws what DataTable would."""
 
 from __future__ import annotations
 
@@ -7,11 +7,17 @@ import io
 from datetime import timedelta
 
 from rich.console import Console
+from rich.segment import Segment
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.geometry import Region
+from textual.widgets import DataTable
 
 from gwtui.clock import FrozenClock
 from gwtui.screens.channel_detail import ChannelDetail
 from gwtui.state import ConsoleState
 from gwtui.widgets.header import HeaderView, render_header
+from gwtui.widgets.live_table import LiveTable
 from scada.protocol import DeviceHealth, DeviceHealthState
 from tests.gwtui.gwtui_house import T0, snapshot
 
@@ -94,3 +100,39 @@ def test_quarantined_messages_and_a_store_near_its_cap_stand_out() -> None:
         cap_bytes=100_000_000,
     )
     assert line.rstrip().endswith("Backlog 0 · 3 quarantined · 93.0 MB of 100.0 MB")
+
+
+class TwoTables(App[None]):
+    def compose(self) -> ComposeResult:
+        yield LiveTable(id="live")
+        yield DataTable[Text](id="plain", cursor_type="row")
+
+
+def drawn(table: DataTable[Text]) -> list[list[Segment]]:
+    return [list(strip) for strip in table.render_lines(Region(0, 0, *table.size))]
+
+
+async def test_a_row_changed_in_place_draws_what_update_cell_draws() -> None:
+    """LiveTable keeps DataTable's caches of unchanged cells: what it draws must not differ."""
+    app = TwoTables()
+    async with app.run_test(size=(60, 12)) as pilot:
+        tables: list[DataTable[Text]] = [app.query_one("#live", LiveTable)]
+        tables.append(app.query_one("#plain", DataTable))
+        for table in tables:
+            table.add_column("Name", key="name", width=10)
+            table.add_column("Value", key="value", width=10)
+            for row in ("a", "b", "c"):
+                table.add_row(Text(row), Text("1", justify="right"), key=row)
+        app.set_focus(None)  # a focused table draws its cursor differently
+        await pilot.pause()
+        assert drawn(tables[0]) == drawn(tables[1])
+        live = tables[0]
+        assert isinstance(live, LiveTable)
+        for row, value in (("b", "2"), ("c", "3"), ("b", "4")):
+            cell = Text(value, style="bold reverse", justify="right")
+            live.set_row(row, {"name": Text(row), "value": cell})
+            tables[1].update_cell(row, "value", cell)
+            await pilot.pause()
+            assert drawn(tables[0]) == drawn(tables[1])
+            line = drawn(live)[1 + live.get_row_index(row)]
+            assert value in "".join(segment.text for segment in line)
