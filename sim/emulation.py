@@ -280,6 +280,10 @@ def _prices(layout: Layout) -> Profile | None:
         return None
 
 
+#: Messages the in-process ATN of ``scada serve --sim`` keeps per direction.
+SERVE_ATN_LOG_KEEP = 200
+
+
 def provide(
     layout: Layout, workdir: Path, clock: Clock, *, atn: bool = True, faults: Path | None = None
 ) -> SimEmulation:
@@ -288,10 +292,14 @@ def provide(
     Raises:
         PlanError: the plan file cannot be read, or names a meter or probe the house lacks.
     """
-    if faults is None:
-        return SimEmulation(layout, workdir, clock, atn=atn)
-    plan = load_faults(faults)
+    plan = load_faults(faults) if faults is not None else []
     try:
-        return SimEmulation(layout, workdir, clock, atn=atn, faults=plan)
+        emu = SimEmulation(layout, workdir, clock, atn=atn, faults=plan)
     except PlanError as e:
         raise PlanError(f"{faults}: {e}") from None
+    if emu.atn is not None:
+        # Under `scada serve` nobody reads the simulated ATN's log, and its default (kept
+        # for walkthroughs and tests) holds thousands of whole statuses: tens of MB on a Pi
+        # after a day of the largest house. A short one keeps the runtime's memory flat.
+        emu.atn.log.keep = SERVE_ATN_LOG_KEEP
+    return emu

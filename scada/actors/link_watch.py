@@ -80,7 +80,7 @@ class LinkWatch:
             )
 
     def _atn_changed(self, was: AtnState, now: LinkStatus) -> None:
-        if now.atn is AtnState.SILENT and was is not AtnState.SILENT:
+        if now.atn is AtnState.SILENT and was is AtnState.ALIVE:
             log.warning("uplink: the ATN went silent (%s)", now.detail)
             self._house.problem(
                 ProblemKind.LINK_DOWN,

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
 from scada.clock import Clock
-from scada.drivers import DriverError, SensorDevice
+from scada.drivers import DriverError, NotYetMeasuredError, SensorDevice
 from scada.layout import Channel
 
 FIRST_RETRY_S = 1.0
@@ -112,6 +112,8 @@ class SensorActor:
         self._sink.device_ok(self.device.name)
         for name in due:
             value = result.get(name)
+            if isinstance(value, NotYetMeasuredError):
+                continue  # no value, and no fault either: the next poll has one
             if isinstance(value, DriverError):
                 self._sink.channel_fault(name, value.reason)
             elif value is None:

@@ -7,6 +7,7 @@ from scada.drivers.errors import (
     DeviceRefusedError,
     DeviceTimeoutError,
     DriverError,
+    NotYetMeasuredError,
     ReadBackMismatchError,
 )
 
@@ -17,6 +18,7 @@ __all__ = [
     "DeviceRefusedError",
     "DeviceTimeoutError",
     "DriverError",
+    "NotYetMeasuredError",
     "ReadBackMismatchError",
     "RelayBoard",
     "SensorDevice",

@@ -28,5 +28,10 @@ class DeviceRefusedError(DriverError):
     """The device answered with an error (a Modbus exception response, a NAK)."""
 
 
+class NotYetMeasuredError(DriverError):
+    """Nothing is wrong, there is just no value yet: a rate read at the instant its count
+    began has no interval to measure over. The caller waits for the next read."""
+
+
 class ReadBackMismatchError(DriverError):
     """A relay was written but reading it back shows the other state."""

@@ -2,8 +2,10 @@
 
 Each channel's ``device_channel`` is the BCM pin of its meter; the device's
 ``pulses_per_gallon`` converts counts to volume (SAIER SEN-HZG1WA ≈ 1111 pulses/gal, EKM
-HOT-SPWM-075-HD ≈ 13.4). A read reports gallons per minute over the interval since the
-previous read of that channel (since ``open`` for the first), on the injected monotonic clock.
+HOT-SPWM-075-HD ≈ 13.4). A read reports gallons per minute over the last :data:`WINDOW_S`
+seconds at least (over everything since ``open`` until then), on the injected monotonic clock:
+pulses are whole numbers, so a one-second rate swings by a whole pulse's worth (a reed meter at
+13 pulses a gallon reads 0 or 4.5 gpm at 1 gpm), and a window of several reads evens that out.
 
 Counting happens in gpiozero's callback, which on a Pi runs in the pin library's thread, so the
 counter is guarded by a thread lock. The meters' outputs are open-collector or a switch to
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -29,7 +32,7 @@ from gpiozero import DigitalInputDevice
 from scada.clock import Clock
 from scada.drivers.base import ChannelValue
 from scada.drivers.buses import Buses
-from scada.drivers.errors import DeviceGarbageError, DriverError
+from scada.drivers.errors import DriverError, NotYetMeasuredError
 from scada.drivers.gpio_relay import gpio_call
 from scada.layout import Channel, Device
 
@@ -37,12 +40,17 @@ PULSE_COUNTER = "pulse_counter"
 """The pin attribute through which an emulated pin takes :meth:`_Meter.add` (see above)."""
 
 
+#: The shortest span a rate is measured over, in seconds.
+WINDOW_S = 10.0
+
+
 @dataclass(slots=True)
 class _Meter:
     pin: int
     count: int = 0
-    last_count: int = 0
-    last_t: float = 0.0
+    history: deque[tuple[float, int]] = field(default_factory=deque)
+    """(time, count) of past reads, oldest first: the newest one at least WINDOW_S old, then
+    every later one."""
     last_gpm: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     input: Any = None
@@ -106,7 +114,8 @@ class PulseFlowMeter:
                     self.name, f"claiming GPIO{meter.pin}", partial(self._claim, meter, factory)
                 )
                 with meter.lock:
-                    meter.last_count, meter.last_t = meter.count, now
+                    meter.history.clear()
+                    meter.history.append((now, meter.count))
         except DriverError:
             await self.close()
             raise
@@ -145,14 +154,17 @@ class PulseFlowMeter:
 
     def _rate(self, name: str, meter: _Meter, now: float) -> ChannelValue:
         with meter.lock:
-            pulses = meter.count - meter.last_count
-            dt = now - meter.last_t
+            history, count = meter.history, meter.count
+            while len(history) > 1 and now - history[1][0] >= WINDOW_S:
+                history.popleft()
+            since, then = history[0]
+            dt = now - since
             if dt <= 0:
                 # No time has passed since the last read: the last rate still holds.
                 if meter.last_gpm is None:
-                    return DeviceGarbageError(self.name, f"{name}: no interval to measure yet")
+                    return NotYetMeasuredError(self.name, f"{name}: no interval to measure yet")
                 return meter.last_gpm
-            meter.last_count, meter.last_t = meter.count, now
-        gpm = pulses / self._ppg / dt * 60.0
+            history.append((now, count))
+        gpm = (count - then) / self._ppg / dt * 60.0
         meter.last_gpm = gpm
         return gpm

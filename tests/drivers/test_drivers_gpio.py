@@ -10,9 +10,9 @@ from gpiozero.exc import BadPinFactory
 
 from scada.drivers.errors import (
     BusMissingError,
-    DeviceGarbageError,
     DeviceRefusedError,
     DriverError,
+    NotYetMeasuredError,
     ReadBackMismatchError,
 )
 from scada.drivers.gpio_relay import GpioRelayBoard
@@ -132,6 +132,28 @@ async def test_gallons_per_minute_from_a_pulse_train(
     assert (await m.read(["dist-flow"]))["dist-flow"] == 0.0
 
 
+async def test_one_second_reads_of_a_slow_reed_meter_are_evened_out_over_the_window(
+    meter: tuple[PulseFlowMeter, ManualClock], buses: EmulatedBuses
+) -> None:
+    """1 gpm on a 13.37-pulse/gal reed meter is a pulse every 4.5 s: read every second, a
+    per-interval rate would read 0 or 13.4 gpm. Over the window it stays near 1 gpm."""
+    m, clock = meter
+    due = 0.0
+    readings = []
+    for second in range(1, 121):
+        while due <= second:
+            buses.gpio.pulse_train(FLOW_PIN, 1)
+            due += 60.0 / 13.37
+        clock.advance(1.0)
+        got = (await m.read(["dist-flow"]))["dist-flow"]
+        assert isinstance(got, float)
+        if second > 20:
+            readings.append(got)
+    assert min(readings) > 0.5
+    assert max(readings) < 1.6
+    assert sum(readings) / len(readings) == pytest.approx(1.0, rel=0.1)
+
+
 async def test_a_bulk_pulse_train_counts_like_its_edges(
     meter: tuple[PulseFlowMeter, ManualClock], buses: EmulatedBuses
 ) -> None:
@@ -150,7 +172,7 @@ async def test_no_interval_yet_is_not_a_reading(
 ) -> None:
     m, clock = meter
     got = (await m.read(["dist-flow"]))["dist-flow"]
-    assert isinstance(got, DeviceGarbageError)
+    assert isinstance(got, NotYetMeasuredError)
     buses.gpio.pulse_train(FLOW_PIN, 1337)
     clock.advance(60.0)
     assert (await m.read(["dist-flow"]))["dist-flow"] == pytest.approx(100.0)
