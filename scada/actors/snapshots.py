@@ -22,6 +22,10 @@ def link_status(ctl: Controller, now: datetime) -> LinkStatus:
         detail = "no uplink configured: LocalControl" if ctl.uplink is None else "no contract yet"
     elif c.live(now, ctl.settings.heartbeat_timeout_s):
         atn, detail = AtnState.ALIVE, c.cause
+    elif c.silent_s(now) <= ctl.settings.heartbeat_timeout_s:
+        # Heard lately, but no contract in force: one ended, the next not yet begun. That is
+        # the ATN's schedule, not its silence.
+        atn, detail = AtnState.ALIVE, f"between contracts: {c.describe()}"
     else:
         atn = AtnState.SILENT
         detail = f"ATN last heard {c.silent_s(now):.0f} s ago"

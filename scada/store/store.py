@@ -339,20 +339,22 @@ class Store:
         disconnect, an ack timeout, or at start. Returns how many were requeued.
 
         A message sent ``max_attempts`` times that is still unacknowledged although the ATN
-        acknowledged others since its first send is poison (defect 10 of the original replayed
-        such a message forever): it is quarantined instead.
+        acknowledged others since its last send is poison (defect 10 of the original replayed
+        such a message forever): it is quarantined instead. Since its *last* send, not its
+        first: an ATN that acked others and then went silent for ``max_attempts`` ack timeouts
+        acknowledges nothing, and its messages are only waiting for it.
         """
         with transaction(self.db) as db:
             if ids is None:
                 rows = db.execute(
-                    "SELECT seq, attempts, first_sent_us FROM outbox WHERE in_flight = 1"
+                    "SELECT seq, attempts, sent_us FROM outbox WHERE in_flight = 1"
                 ).fetchall()
             else:
                 rows = []
                 for mid in ids:
                     rows.extend(
                         db.execute(
-                            "SELECT seq, attempts, first_sent_us FROM outbox "
+                            "SELECT seq, attempts, sent_us FROM outbox "
                             "WHERE id = ? AND in_flight = 1",
                             (mid,),
                         ).fetchall()
@@ -360,13 +362,13 @@ class Store:
             last_ack = counters(db).get("last_ack_us")
             poison: list[tuple[int, str]] = []
             requeue: list[tuple[int]] = []
-            for seq, attempts, first_sent in rows:
+            for seq, attempts, last_sent in rows:
                 if (
                     self.max_attempts is not None
                     and attempts >= self.max_attempts
                     and last_ack is not None
-                    and first_sent is not None
-                    and last_ack > first_sent
+                    and last_sent is not None
+                    and last_ack >= last_sent
                 ):
                     poison.append(
                         (

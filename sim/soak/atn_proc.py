@@ -28,6 +28,7 @@ from scada.link import MqttLink, MqttSettings
 from sim.atn.actor import SimulatedAtn
 from sim.house.profiles import load_prices
 from sim.soak.journal import RecordingLink
+from sim.soak.procs import RECONNECT_S
 
 REPLY_TIMEOUT_S = 60.0
 
@@ -35,7 +36,7 @@ REPLY_TIMEOUT_S = 60.0
 async def _run(layout: Layout, url: str, start: datetime, journal: Path) -> None:
     loop = asyncio.get_running_loop()
     clock = anchored_clock(start, loop)
-    settings = MqttSettings(url=url, reconnect_min_s=1, reconnect_max_s=5)
+    settings = MqttSettings(url=url, reconnect_min_s=RECONNECT_S, reconnect_max_s=RECONNECT_S)
     mqtt = MqttLink(settings, layout.house.alias, layout.house.scada, clock)
     prices = None
     if layout.simulation is not None:

@@ -5,7 +5,8 @@ it only on the ATN's acknowledgement); every id ever seen in the outbox reached 
 boot's statuses arrived with no gap in ``seq`` (1 to the last); and every 5-minute slot from
 the first status to the last has a status, except slots that ended while ``scada serve`` was
 dead (after a SIGKILL and before the restarted process's first slot ended): nothing measured
-them, so nothing was produced to lose.
+them, so nothing was produced to lose (nor in a slot that ended :data:`PRODUCE_WITHIN_S` real
+seconds or less before the kill: its status may not have been built yet).
 
 **Nothing acknowledged sent again.** The outbox on disk is sampled every simulated hour and
 right after each SIGKILL. An id the ATN had received before sample time ``T`` and that is not in
@@ -67,6 +68,9 @@ LOG_MARKS = (DETACHED,)
 """What ``scada serve`` logs when a console session ends (it publishes no event for it)."""
 IN_TRANSIT_S = 3.0
 """Real seconds a copy sent before its acknowledgement was processed may still be travelling."""
+PRODUCE_WITHIN_S = 0.25
+"""Real seconds a status may take to be built and put on disk after its slot ends (the loop's
+wake-up): a slot that ended less than this before a SIGKILL may have had no status yet."""
 REPORT_WITHIN_S = 300.0
 """Simulated seconds after a fault's start (or its end, for short ones) to report it by."""
 RECOVER_WITHIN_S = 1800.0
@@ -207,7 +211,7 @@ def _slots(rec: SoakRecord, statuses: list[Received]) -> tuple[int, int]:
     for prev, nxt in zip(rec.lives, rec.lives[1:], strict=False):
         if prev.ended is not None:
             restarted = rec.time.at_real(nxt.started) + timedelta(seconds=SLOT_S)
-            dead.append((rec.time.at_real(prev.ended), restarted))
+            dead.append((rec.time.at_real(prev.ended - PRODUCE_WITHIN_S), restarted))
     missing = excused = 0
     t, last = min(slots), max(slots)
     while t <= last:

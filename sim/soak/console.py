@@ -4,8 +4,8 @@ consoles that attach and drop abruptly.
 The monitor subscribes to the mode and problem streams of ``scada serve``'s local API and
 keeps every event with the CLOCK_MONOTONIC reading at which it arrived (the checks place them
 against the faults). Each (re-)attach also records the mode of the snapshot, so a mode entered
-while no console was attached (right after a restart) is seen too. (The runtime publishes no
-link events on the API, so the broker's comings and goings are read from its log instead.)
+while no console was attached (right after a restart) is seen too. (The broker's and the
+ATN's comings and goings are judged from the ``link_down`` / ``link_up`` problems the ATN got.)
 """
 
 from __future__ import annotations

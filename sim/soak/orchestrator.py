@@ -1,6 +1,7 @@
 """Run a soak: a real broker, ``scada serve`` and the ATN as processes on shared simulated
 time, a fault every simulated hour, then the checks (:mod:`sim.soak.checks`).
 
+Both run the house file at :data:`FIDELITY`, written to the work dir (``layout.json``).
 The orchestrator runs on a plain asyncio loop in real time and reads simulated time from the
 same anchor as its children (:class:`~sim.soak.simtime.SimTime`). Simulated time starts
 :data:`LEAD_S` real seconds after launch (the processes start meanwhile) on a whole UTC hour

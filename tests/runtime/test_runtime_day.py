@@ -7,11 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import scada.runtime
 from scada.protocol import ChannelHealth, DeviceHealthState, EventKind, Mode
 from tests.runtime.harness import HW25, Rig, house_layout, run_scenario
 
 DAY_S = 24 * 3600
 PERIOD_S = 300
+
+
+@pytest.fixture(autouse=True)
+def _a_day_of_statuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the runtime produced is read from its ring of recent statuses: keep a day of them.
+    monkeypatch.setattr(scada.runtime, "RECENT_STATUSES", 288)
 
 
 @pytest.mark.slow

@@ -127,6 +127,26 @@ def test_an_absent_atn_quarantines_nothing(path: Path, clock: ManualClock) -> No
         assert store.details().quarantined == 0
 
 
+def test_an_atn_gone_silent_after_acking_others_quarantines_nothing(
+    path: Path, clock: ManualClock
+) -> None:
+    # It acked others after this one's first send, then heard nothing: no evidence of poison
+    # (the soak found statuses lost so while the ATN was stopped for 15 minutes).
+    with Store.open(path, clock, max_attempts=3) as store:
+        waiting, other = small_status(T0), small_status(T0 + timedelta(minutes=5))
+        store.put(waiting)
+        store.put(other)
+        store.mark_sent([waiting.id, other.id])
+        clock.advance(1)
+        store.ack_many([other.id])
+        for _ in range(5):
+            clock.advance(5)
+            store.requeue_in_flight()  # ack timeout: the ATN is silent
+            store.mark_sent([waiting.id])
+        assert [i.attempts for i in store.next_batch(1)] == []  # in flight, not quarantined
+        assert store.details().quarantined == 0
+
+
 def test_the_quarantine_keeps_the_newest_payloads_and_counts_all(
     path: Path, clock: ManualClock
 ) -> None:

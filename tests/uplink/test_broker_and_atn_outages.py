@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import scada.runtime
 from scada.clock import run_virtual
 from scada.link import MqttLink
 from scada.protocol import Status, decode
@@ -21,6 +22,12 @@ from tests.uplink.uplink_support import SPEED, House, dw1, house_over_mqtt, unti
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 HOUR = 3600.0
+
+
+@pytest.fixture(autouse=True)
+def _a_day_of_statuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the runtime produced is read from its ring of recent statuses: keep a day of them.
+    monkeypatch.setattr(scada.runtime, "RECENT_STATUSES", 288)
 
 
 def produced(house: House) -> list[Status]:
