@@ -12,14 +12,17 @@ quiet house passes in milliseconds while the code paths are those of real time.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import heapq
 import math
 import selectors
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, TypeVarTuple
 
 T = TypeVar("T")
+_Ts = TypeVarTuple("_Ts")
 
 
 class Clock(Protocol):
@@ -142,6 +145,52 @@ class _WarpSelector:
         return getattr(self._inner, name)
 
 
+#: Where a task's timers go among the timers due at the same instant on a
+#: :class:`VirtualTimeLoop` (lower first). Set it at the start of a task (each task has its own
+#: copy of the context). Default :data:`RANK_DEFAULT`.
+TIMER_RANK: contextvars.ContextVar[int] = contextvars.ContextVar("timer_rank", default=50)
+RANK_WORLD = 0
+"""The simulated house's physics: the world moves before anyone looks at it."""
+RANK_DEVICES = 10
+"""Sensor polls and relay read-backs."""
+RANK_CONTROL = 30
+"""The controller's passes: after the readings of the same instant."""
+RANK_DEFAULT = 50
+RANK_OBSERVERS = 90
+"""Recorders of a run (a walkthrough's samples): after everything else of the instant."""
+
+
+class _RankedTimer(asyncio.TimerHandle):
+    """A timer ordered by (instant to the microsecond, rank, order of arming)."""
+
+    __slots__ = ("_key",)
+
+    def __init__(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context | None,
+        *,
+        key: tuple[int, int, int],
+    ) -> None:
+        super().__init__(when, callback, args, loop, context)
+        self._key = key
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, _RankedTimer):
+            return self._key < other._key
+        return NotImplemented
+
+    def __gt__(self, other: object) -> bool:
+        if isinstance(other, _RankedTimer):
+            return self._key > other._key
+        return NotImplemented
+
+    __hash__ = asyncio.TimerHandle.__hash__
+
+
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
     """A selector event loop on virtual time.
 
@@ -166,12 +215,34 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def __init__(self, speed: float | None = None, *, anchor: float | None = None) -> None:
         self.speed = speed
         self._virtual = 0.0
+        self._armed = 0
         self._real_base = time.monotonic() if anchor is None else anchor
         self._virtual_base = 0.0
         inner = selectors.DefaultSelector()
         super().__init__(inner)
         # asyncio keeps its selector in a private attribute; wrapping it is the one seam it has.
         self._selector = _WarpSelector(self, inner)
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[[*_Ts], object],
+        *args: *_Ts,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        """:meth:`asyncio.BaseEventLoop.call_at`, but timers due at the same instant run in the
+        order of their tasks' :data:`TIMER_RANK`, then in the order they were armed. A plain
+        loop breaks such ties by the shape of its heap, so one timer more or less anywhere
+        (a task that sleeps longer) could reorder the rest: on virtual time, where many
+        timers fall on one instant, that would make a run depend on how its actors sleep."""
+        self._check_closed()  # type: ignore[attr-defined]
+        self._armed += 1
+        rank = TIMER_RANK.get() if context is None else context.get(TIMER_RANK, RANK_DEFAULT)
+        key = (round(when * 1e6), rank, self._armed)
+        timer = _RankedTimer(when, callback, args, self, context, key=key)
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+        timer._scheduled = True  # type: ignore[attr-defined]  # noqa: SLF001 - as BaseEventLoop.call_at does
+        return timer
 
     def time(self) -> float:
         if self.speed is None:

@@ -94,16 +94,17 @@ class Runtime:
                 store, uplink, clock, may_send=lambda: ctl.state.mode is Mode.REMOTE
             )
             ctl.forwarder = self.forwarder
-            listen = getattr(uplink, "add_state_listener", None)
-            if listen is not None:
-                forwarder, watch = self.forwarder, self.link_watch
+        listen = getattr(uplink, "add_state_listener", None)
+        if listen is not None:
+            ctl, forwarder, watch = self.controller, self.forwarder, self.link_watch
 
-                def link_changed(*_: object) -> None:
-                    ctl.wake()
+            def link_changed(*_: object) -> None:
+                ctl.wake()
+                if forwarder is not None:
                     forwarder.link_changed()
-                    watch.look(clock.now())
+                watch.look(clock.now())
 
-                listen(link_changed)
+            listen(link_changed)
         self.statuses: list[Status] = []
         self.reporter = StatusReporter(self.house, self._deliver_status)
         self.service = RuntimeService(self, list_houses or (list))

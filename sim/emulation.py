@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
-from scada.clock import Clock
+from scada.clock import RANK_WORLD, TIMER_RANK, Clock
 from scada.layout import Channel, Layout, MakeModel, Quantity, Thermistor
 from scada.layout.model import I2cBus, ModbusRtuBus, ModbusTcpBus
 from scada.link.base import Uplink
@@ -153,11 +153,13 @@ class SimEmulation:
     def _input_volts(
         self, inputs: dict[int, Channel], levels: dict[int, float]
     ) -> Callable[[int], float]:
+        default = Thermistor()  # built once: a model per conversion is a cost
+
         def volts(ain: int) -> float:
             ch = inputs.get(ain)
             if ch is None:
                 return levels[ain]
-            th = ch.thermistor or Thermistor()
+            th = ch.thermistor or default
             fault = self.faults.get(ch.name)
             if fault == "disconnected":
                 return th.supply_v  # open: the divider's resistor pulls the node to the supply
@@ -223,6 +225,7 @@ class SimEmulation:
                 tg.create_task(inject(self, self.fault_plan, self.clock), name="fault-plan")
 
     async def _physics(self) -> None:
+        TIMER_RANK.set(RANK_WORLD)
         # Step by the time that really passed: at N x real time a busy loop wakes late, and the
         # house must not fall behind the clock the runtime reads.
         last = self.clock.monotonic()

@@ -8,7 +8,7 @@ DESIGN's data rules: a value outside the plausible range, or a channel silent fo
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -63,6 +63,8 @@ class ChannelBook:
         self._watched: frozenset[str] = frozenset()
         #: Counts the changes of the value or health of the watched channels (see :meth:`watch`).
         self.version = 0
+        #: Called after each of those changes.
+        self.on_change: Callable[[], None] | None = None
 
     def watch(self, names: Iterable[str]) -> None:
         """Count the changes of ``names`` in :attr:`version`, for a reader that acts on them
@@ -80,8 +82,8 @@ class ChannelBook:
                 f"{value:g} {st.spec.unit} outside [{lo:g}, {hi:g}]",
                 at,
             )
-        if name in self._watched:
-            self.version += 1
+        if name in self._watched and value != st.value:
+            self._changed()
         st.value = value
         st.read_at = at
         st.last_good_at = at
@@ -158,13 +160,18 @@ class ChannelBook:
                 out[name] = taken
         return out
 
+    def _changed(self) -> None:
+        self.version += 1
+        if self.on_change is not None:
+            self.on_change()
+
     def _set(
         self, st: ChannelState, health: ChannelHealth, reason: str | None, at: datetime
     ) -> HealthChange | None:
         if st.health is health and st.reason == reason:
             return None
         if st.spec.name in self._watched:
-            self.version += 1
+            self._changed()
         old = st.health
         st.health = health
         st.reason = reason

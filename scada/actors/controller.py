@@ -1,6 +1,7 @@
 """The controller actor: joins the pure control core to the relays, the uplink and the consoles.
 
-Every :data:`CONTROL_PERIOD_S` (and at once after any request) it advances the mode machine,
+Every :data:`CONTROL_PERIOD_S` (at once after any request, and not at all while nothing it
+reads changes) it advances the mode machine,
 asks the current boss what each actuator should do (home-alone strategy, the ATN's latest
 commands, or the installer's under an admin hold), runs the interlocks over that, and switches
 the relays whose state differs, confirming each by read-back. Requests (set relay, hold, mode)
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from typing import Generic, TypeVar
 from scada.actors.forwarder import Forwarder
 from scada.actors.house import HouseState
 from scada.actors.relays import RelayActor
-from scada.clock import wake_or_timeout
+from scada.clock import RANK_CONTROL, TIMER_RANK, wake_or_timeout
 from scada.control import (
     Accept,
     ContractMessage,
@@ -75,6 +77,11 @@ from scada.protocol.uplink import Ack, SnapshotRequest
 log = logging.getLogger("scada.controller")
 
 CONTROL_PERIOD_S = 5.0
+#: A quiet controller still passes this many periods after its last pass: a safety net, as
+#: every change of what a pass reads stirs it (see ``Controller.run``).
+QUIET_PERIODS_MAX = 12
+#: Loop times closer than this are the same instant (a timer may fire a hair early).
+_TIME_SLACK_S = 1e-6
 HEARTBEAT_PERIOD_S = 30.0
 ATN_COMMAND_TTL_S = 300.0
 _HEARTBEAT_PERIOD = timedelta(seconds=HEARTBEAT_PERIOD_S)
@@ -149,9 +156,14 @@ class Controller:
         self._steady: _Memo[None, ModeState] | None = None
         self._all_ready = False
         house.book.watch(self._channels)
+        house.book.on_change = self.stir
+        house.on_device = self.stir
+        for actor in relay_actors.values():
+            actor.on_ready = self.stir
         self._atn_wants: dict[str, tuple[RelayState, datetime | None]] = {}
         self._admin_wants: dict[str, RelayState] = {}
-        self._wake = asyncio.Event()
+        self._stirred = asyncio.Event()
+        self._pass_now = False
         self._apply_lock = asyncio.Lock()
         self._link_was = LinkState.NOT_CONFIGURED
         self._last_heartbeat_sent: datetime | None = None
@@ -161,10 +173,41 @@ class Controller:
 
     # ------------------------------------------------------------------- loop
     async def run(self) -> None:
+        """Passes every :data:`CONTROL_PERIOD_S` from the last one, at once when woken, and none
+        while the last pass was quiet and nothing it reads has changed: the loop then sleeps to
+        the first period boundary at which time alone ends the quiet, and is stirred awake by
+        any change of what a pass reads. So a pass happens exactly when one would find
+        something to do on the 5 s schedule, and a quiet house costs next to nothing."""
+        TIMER_RANK.set(RANK_CONTROL)
+        loop = asyncio.get_running_loop()
         while True:
+            self._pass_now = False
             await self.control_once()
-            await wake_or_timeout(self._wake, CONTROL_PERIOD_S)
-            self._wake.clear()
+            last = loop.time()
+            while not self._pass_now:
+                self._stirred.clear()
+                due = last + self._periods_to_next_pass(loop.time() - last) * CONTROL_PERIOD_S
+                if loop.time() >= due - _TIME_SLACK_S:
+                    break
+                await wake_or_timeout(self._stirred, due - loop.time())
+                if loop.time() >= due - _TIME_SLACK_S:
+                    break
+
+    def _periods_to_next_pass(self, since_last_s: float) -> int:
+        """How many periods after the last pass the next one is due, ``since_last_s`` after it:
+        the next boundary, or while the last pass's quiet holds, the first boundary at which
+        time ends it (at most :data:`QUIET_PERIODS_MAX` periods)."""
+        nxt = max(1, math.ceil(since_last_s / CONTROL_PERIOD_S - _TIME_SLACK_S))
+        now = self.clock.now()
+        quiet = self._quiet
+        if quiet is None or not quiet.fits(self._pass_inputs(), now):
+            return nxt
+        if quiet.until is None:
+            return max(nxt, QUIET_PERIODS_MAX)
+        ahead_s = since_last_s + (quiet.until - now).total_seconds()
+        return max(
+            nxt, min(QUIET_PERIODS_MAX, math.ceil(ahead_s / CONTROL_PERIOD_S - _TIME_SLACK_S))
+        )
 
     async def control_once(self) -> None:
         """One pass: advance modes, decide, interlock, switch. Serialised with requests."""
@@ -179,7 +222,18 @@ class Controller:
         await self._apply(now, steady=steady)
 
     def wake(self) -> None:
-        self._wake.set()
+        """Run a pass at once (after a request, an ATN message)."""
+        self._pass_now = True
+        self._stirred.set()
+
+    def stir(self) -> None:
+        """Something a pass reads changed (a control channel, a device, the link, a board):
+        the next pass is due at the next period boundary, even if the last one was quiet."""
+        self._stirred.set()
+
+    def _touch(self) -> None:
+        self._inputs_seq += 1
+        self._stirred.set()
 
     # ---------------------------------------------------------------- requests
     async def set_relay(self, node: str, state: RelayState, operator: str) -> CommandResult:
@@ -238,24 +292,43 @@ class Controller:
             )
             self.house.record_audit(who, "set_relay", cmd.target, "refused", forced.reason)
             return result, True
-        self._inputs_seq += 1
+        # A wish repeated (the ATN orders every actuator again every few minutes) changes
+        # nothing a pass reads: a later expiry only makes a quiet pass's deadline early.
+        changed = True
         if cmd.source is CommandSource.ADMIN:
+            changed = self._admin_wants.get(cmd.target) is not cmd.state
             self._admin_wants[cmd.target] = cmd.state
         elif cmd.source is CommandSource.ATN:
+            was = self._atn_wants.get(cmd.target)
+            changed = (
+                was is None or was[0] is not cmd.state or (was[1] is not None and was[1] <= now)
+            )
             self._atn_wants[cmd.target] = (
                 cmd.state,
                 cmd.expires_at or now + timedelta(seconds=ATN_COMMAND_TTL_S),
             )
-        outcome, reason = await self._switch(
-            cmd.target, final.get(cmd.target, cmd.state), now, on_behalf_of=cmd.source
-        )
+        if changed:
+            self._touch()
+        want = final.get(cmd.target, cmd.state)
+        if relay.commanded is want and relay.observed is want:
+            # Already so, by its last read-back (at most VERIFY_PERIOD_S old): no bus traffic
+            # for an order repeated as a keep-alive.
+            outcome, reason = CommandOutcome.CONFIRMED, None
+        else:
+            outcome, reason = await self._switch(cmd.target, want, now, on_behalf_of=cmd.source)
         result = self._result(cmd, outcome, reason)
         self.house.record_audit(
             who, f"set_relay {cmd.state.value}", cmd.target, outcome.value, reason
         )
         return result, False
 
-    def take_hold(self, operator: str, minutes: float) -> Step[ModeState]:
+    async def take_hold(self, operator: str, minutes: float) -> Step[ModeState]:
+        """Take or renew the admin hold. Like every change of boss, it waits for a relay
+        command in progress, so each command is carried out and reported under one boss."""
+        async with self._apply_lock:
+            return self._take_hold(operator, minutes)
+
+    def _take_hold(self, operator: str, minutes: float) -> Step[ModeState]:
         now = self.clock.now()
         step = self._step(
             m.take_hold(self.state, operator, minutes * 60.0, now, self.settings), now, operator
@@ -268,7 +341,7 @@ class Controller:
                 # A fresh hold starts with no wishes: every actuator stays where it is until
                 # the installer moves it.
                 self._admin_wants.clear()
-                self._inputs_seq += 1
+                self._touch()
             self.house.publish(EventKind.HOLD, _hold_msg(step.state.hold, step.state.mode))
         self.wake()
         return step
@@ -286,14 +359,22 @@ class Controller:
             )
         return step
 
-    def release_hold(self, operator: str) -> Step[ModeState]:
+    async def release_hold(self, operator: str) -> Step[ModeState]:
+        async with self._apply_lock:
+            return self._release_hold(operator)
+
+    def _release_hold(self, operator: str) -> Step[ModeState]:
         now = self.clock.now()
         step = self._step(m.release_hold(self.state, operator, now, self.settings), now, operator)
         self.house.record_audit(operator, "release_hold", None, _outcome(step), _why(step))
         self.wake()
         return step
 
-    def set_mode(self, mode: Mode, operator: str) -> Step[ModeState]:
+    async def set_mode(self, mode: Mode, operator: str) -> Step[ModeState]:
+        async with self._apply_lock:
+            return self._set_mode(mode, operator)
+
+    def _set_mode(self, mode: Mode, operator: str) -> Step[ModeState]:
         now = self.clock.now()
         step = self._step(m.set_mode(self.state, operator, mode, now, self.settings), now, operator)
         self.house.record_audit(
@@ -366,6 +447,8 @@ class Controller:
     def _step(self, step: Step[ModeState], now: datetime, who: str) -> Step[ModeState]:
         before = self.state
         self.state = step.state
+        if self.state is not before:
+            self._stirred.set()
         for note in step.notes:
             log.info("%s", note)
         if before.mode is not self.state.mode:
@@ -378,7 +461,7 @@ class Controller:
                 ),
             )
             self._atn_wants.clear()
-            self._inputs_seq += 1
+            self._touch()
             if self.forwarder is not None:
                 self.forwarder.link_changed()
         if before.hold is not None and self.state.hold is None:
@@ -403,7 +486,7 @@ class Controller:
                     f"admin {before.hold.describe()}; {self.state.mode.value} control resumes",
                 )
             self._admin_wants.clear()
-            self._inputs_seq += 1
+            self._touch()
             self.wake()
         after = self.state.contract
         # Only a new contract or a new status is news (every heartbeat changes the contract).
@@ -658,19 +741,19 @@ class Controller:
             return CommandOutcome.FAILED, f"no driver for board {relay.spec.device}"
         previous = relay.commanded
         relay.commanded = state
-        self._inputs_seq += 1
+        self._touch()
         energize = (state is RelayState.ON) == (relay.spec.contact == "normally_open")
         veto = None if on_behalf_of is None else self._unless_still_boss(on_behalf_of)
         outcome = await actor.switch(relay.spec.board_channel, energize, veto=veto)
         if outcome.superseded:
             relay.commanded = previous
-            self._inputs_seq += 1
+            self._touch()
             return CommandOutcome.REFUSED, outcome.error
         if outcome.ok:
             prev = self._history.get(node)
             if prev is None or prev.state is not state:
                 self._history = {**self._history, node: RelayRecord(state, now)}
-                self._inputs_seq += 1
+                self._touch()
             self._publish_actuator(relay)
             return CommandOutcome.CONFIRMED, None
         self._publish_actuator(relay)
@@ -692,7 +775,7 @@ class Controller:
         relay = self.relays[node]
         on = energized == (relay.spec.contact == "normally_open")
         relay.observed = RelayState.ON if on else RelayState.OFF
-        self._inputs_seq += 1
+        self._touch()
         if node not in self._history:
             self._history = {**self._history, node: RelayRecord(relay.observed, self.clock.now())}
         self._publish_actuator(relay)

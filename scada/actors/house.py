@@ -73,6 +73,8 @@ class HouseState:
         self.on_power: Callable[[PowerReading], None] | None = None
         self.on_problem: Callable[[ProblemEvent], None] | None = None
         self.on_coil: Callable[[str, int, bool], None] | None = None
+        #: Called after a device's health changes.
+        self.on_device: Callable[[], None] | None = None
 
     # ------------------------------------------------------------ sink: sensors
     def reading(self, channel: str, value: float) -> None:
@@ -243,6 +245,8 @@ class HouseState:
         self.problem(kind, c.channel, summary, severity)
 
     def _device_changed(self, t: DeviceTransition) -> None:
+        if self.on_device is not None:
+            self.on_device()
         st = self.devices.devices[t.device]
         self.publish(
             EventKind.DEVICE, _device_health(t.device, t.state, st.failing_since, st.last_error)

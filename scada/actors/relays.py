@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scada.clock import Clock
+from scada.clock import RANK_DEVICES, TIMER_RANK, Clock
 from scada.drivers import DriverError, ReadBackMismatchError, RelayBoard
 
 INBOX = 64
@@ -63,6 +63,8 @@ class RelayActor:
         self._sink = sink
         self._inbox: asyncio.Queue[_Job] = asyncio.Queue(INBOX)
         self.ready = False
+        #: Called once the board first answers (``ready``).
+        self.on_ready: Callable[[], None] | None = None
 
     async def switch(
         self, channel: int, energized: bool, *, veto: Callable[[], str | None] | None = None
@@ -88,12 +90,15 @@ class RelayActor:
         return await job.done
 
     async def run(self) -> None:
+        TIMER_RANK.set(RANK_DEVICES)
         retry = FIRST_RETRY_S
         while not await self._open_and_read():
             await self._fail_queued("board is not answering")
             await self._clock.sleep(retry)
             retry = min(retry * 2, MAX_RETRY_S)
         self.ready = True
+        if self.on_ready is not None:
+            self.on_ready()
         while True:
             try:
                 async with asyncio.timeout(VERIFY_PERIOD_S):

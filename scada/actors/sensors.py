@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
-from scada.clock import Clock
+from scada.clock import RANK_DEVICES, TIMER_RANK, Clock
 from scada.drivers import DriverError, NotYetMeasuredError, SensorDevice
 from scada.layout import Channel
 
@@ -57,6 +57,7 @@ class SensorActor:
         self._offset_s = (phase % 1.0) * min(c.sample_period_s for c in channels)
 
     async def run(self) -> None:
+        TIMER_RANK.set(RANK_DEVICES)
         retry = FIRST_RETRY_S
         while not await self._try(self.device.open()):
             await self._clock.sleep(retry)

@@ -96,13 +96,13 @@ class RuntimeService:
                 )
             return _ok(req.id, result.model_dump(mode="json"))
         if isinstance(req, TakeHold):
-            return self._step_reply(req.id, ctl.take_hold(req.operator, req.minutes))
+            return self._step_reply(req.id, await ctl.take_hold(req.operator, req.minutes))
         if isinstance(req, KeepAliveHold):
             return self._step_reply(req.id, ctl.keep_alive(req.operator))
         if isinstance(req, ReleaseHold):
-            return self._step_reply(req.id, ctl.release_hold(req.operator))
+            return self._step_reply(req.id, await ctl.release_hold(req.operator))
         if isinstance(req, SetMode):
-            return self._step_reply(req.id, ctl.set_mode(req.mode, req.operator))
+            return self._step_reply(req.id, await ctl.set_mode(req.mode, req.operator))
         if isinstance(req, ListHouses):
             return _ok(req.id, self._houses().model_dump(mode="json"))
         if isinstance(req, SwitchHouse):

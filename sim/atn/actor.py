@@ -41,7 +41,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from scada.clock import Clock
+from scada.clock import Clock, wake_or_timeout
 from scada.layout import Layout
 from scada.link.base import Uplink
 from scada.protocol import (
@@ -493,13 +493,7 @@ class SimulatedAtn:
             if wake.is_set():
                 wake.clear()
                 continue
-            sleeper = asyncio.ensure_future(self.clock.sleep(wait_s))
-            waiter = asyncio.ensure_future(wake.wait())
-            try:
-                await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                waiter.cancel()
+            await wake_or_timeout(wake, wait_s)
             wake.clear()
 
 

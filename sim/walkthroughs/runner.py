@@ -38,7 +38,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from scada.clock import LoopClock, VirtualTimeLoop, run_virtual, sleep_until
+from scada.clock import (
+    RANK_OBSERVERS,
+    TIMER_RANK,
+    LoopClock,
+    VirtualTimeLoop,
+    run_virtual,
+    sleep_until,
+)
 from scada.control import Interlock, ModeState, Step
 from scada.control.modes import boss
 from scada.drivers.factory import build_devices
@@ -553,14 +560,14 @@ class _Run:
         elif isinstance(step, WeatherNormal):
             self._shift_weather(0.0)
         elif isinstance(step, HoldTake):
-            outcome = _step_outcome(ctl.take_hold(step.operator, step.minutes))
+            outcome = _step_outcome(await ctl.take_hold(step.operator, step.minutes))
         elif isinstance(step, HoldRelease):
-            outcome = _step_outcome(ctl.release_hold(step.operator))
+            outcome = _step_outcome(await ctl.release_hold(step.operator))
         elif isinstance(step, RelaySet):
             result = await ctl.set_relay(step.node, step.state, step.operator)
             outcome = result.outcome.value + (f": {result.reason}" if result.reason else "")
         elif isinstance(step, ModeSet):
-            outcome = _step_outcome(ctl.set_mode(step.mode, step.operator))
+            outcome = _step_outcome(await ctl.set_mode(step.mode, step.operator))
         words = step.say or _default_words(step)
         self._say(f"{step.do}: {words}" + (f" -> {outcome}" if outcome else ""))
 
@@ -584,6 +591,7 @@ class _Run:
 
     # ------------------------------------------------------------------ sampling
     async def _sampler(self) -> None:
+        TIMER_RANK.set(RANK_OBSERVERS)
         while True:
             self._sample()
             await self.clock.sleep(SAMPLE_S)

@@ -313,7 +313,7 @@ def test_admin_hold_refuses_the_atn_which_takes_over_again_after() -> None:
         async with rig(values={**WARM_TANK, **COLD_ROOM}) as r:
             await r.run_for(3 * 60)
             assert r.relay_on(CIRC)
-            step = r.runtime.controller.take_hold("alice", 5)
+            step = await r.runtime.controller.take_hold("alice", 5)
             assert step.ok
             result = await r.runtime.controller.set_relay(CIRC, RelayState.OFF, "alice")
             assert result.outcome is CommandOutcome.CONFIRMED
