@@ -15,7 +15,7 @@ import logging
 import math
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
@@ -164,6 +164,8 @@ class Controller:
         self._admin_wants: dict[str, RelayState] = {}
         self._stirred = asyncio.Event()
         self._pass_now = False
+        self._stirrable = False  # sleeping past the next period boundary
+        self._view: tuple[ModeState, ModeState] | None = None
         self._apply_lock = asyncio.Lock()
         self._link_was = LinkState.NOT_CONFIGURED
         self._last_heartbeat_sent: datetime | None = None
@@ -186,12 +188,18 @@ class Controller:
             last = loop.time()
             while not self._pass_now:
                 self._stirred.clear()
-                due = last + self._periods_to_next_pass(loop.time() - last) * CONTROL_PERIOD_S
+                since = loop.time() - last
+                periods = self._periods_to_next_pass(since)
+                due = last + periods * CONTROL_PERIOD_S
+                # Stirs matter only while sleeping past the next boundary: readings of 1 s
+                # channels would otherwise wake the loop every second for nothing.
+                self._stirrable = (due - last) - since > CONTROL_PERIOD_S + _TIME_SLACK_S
                 if loop.time() >= due - _TIME_SLACK_S:
                     break
                 await wake_or_timeout(self._stirred, due - loop.time())
                 if loop.time() >= due - _TIME_SLACK_S:
                     break
+            self._stirrable = False
 
     def _periods_to_next_pass(self, since_last_s: float) -> int:
         """How many periods after the last pass the next one is due, ``since_last_s`` after it:
@@ -229,11 +237,12 @@ class Controller:
     def stir(self) -> None:
         """Something a pass reads changed (a control channel, a device, the link, a board):
         the next pass is due at the next period boundary, even if the last one was quiet."""
-        self._stirred.set()
+        if self._stirrable:
+            self._stirred.set()
 
     def _touch(self) -> None:
         self._inputs_seq += 1
-        self._stirred.set()
+        self.stir()
 
     # ---------------------------------------------------------------- requests
     async def set_relay(self, node: str, state: RelayState, operator: str) -> CommandResult:
@@ -447,8 +456,8 @@ class Controller:
     def _step(self, step: Step[ModeState], now: datetime, who: str) -> Step[ModeState]:
         before = self.state
         self.state = step.state
-        if self.state is not before:
-            self._stirred.set()
+        if self.state is not before and not _heartbeat_only(before, self.state):
+            self.stir()
         for note in step.notes:
             log.info("%s", note)
         if before.mode is not self.state.mode:
@@ -523,6 +532,7 @@ class Controller:
             self._step(m.link_down(self.state, now, self.settings), now, "uplink")
 
     def _contract_in(self, hb: ContractHeartbeat, now: datetime) -> None:
+        before = self.state
         c = hb.contract
         msg: ContractMessage
         if c.status is ContractStatus.OFFERED:
@@ -548,7 +558,8 @@ class Controller:
             )
         if isinstance(msg, Offer | Heartbeat):
             self._send_heartbeat(now, echo=hb.my_digit)
-        self.wake()
+        if not _heartbeat_only(before, self.state):
+            self.wake()
 
     def _heartbeat(self, now: datetime) -> None:
         c = self.state.contract
@@ -665,7 +676,19 @@ class Controller:
             ready = sum(1 for a in self._actors.values() if a.ready)
             self._all_ready = ready == len(self._actors)
         book = self.house.book
-        return (self.state, self._inputs_seq, book.version, self._heat_pump_ok(), ready)
+        return (self._decision_state(), self._inputs_seq, book.version, self._heat_pump_ok(), ready)
+
+    def _decision_state(self) -> ModeState:
+        """The mode state without the contract's heartbeat bookkeeping (see
+        :func:`_heartbeat_only`): what a pass decides from."""
+        state = self.state
+        view = self._view
+        if view is None or view[0] is not state:
+            c = state.contract
+            if c is not None:
+                c = replace(c, last_heard=c.start, atn_digit=None, my_digit=None, echo_misses=0)
+            view = self._view = (state, replace(state, contract=c))
+        return view[1]
 
     def _quiet_until(
         self, now: datetime, source: CommandSource, steady: datetime | None
@@ -834,6 +857,26 @@ class Controller:
     def _send_up(self, msg: WireMessage) -> None:
         if self.uplink is not None and self.uplink.broker_state is LinkState.UP:
             self.uplink.send(msg)
+
+
+def _heartbeat_only(before: ModeState, after: ModeState) -> bool:
+    """True when ``after`` differs from ``before`` only in the contract's heartbeat bookkeeping:
+    when the ATN was last heard, the digits and the count of missed echoes.
+
+    Such a change decides nothing: the boss, the mode and the wishes are as they were, and the
+    state's deadlines (silence, lapse) only move later. So it needs no pass of its own, and a
+    quiet pass's deadline taken before it is early, never late."""
+    cb, ca = before.contract, after.contract
+    if cb is None or ca is None or cb.contract_id != ca.contract_id:
+        return False
+    same_contract = ca == replace(
+        cb,
+        last_heard=ca.last_heard,
+        atn_digit=ca.atn_digit,
+        my_digit=ca.my_digit,
+        echo_misses=ca.echo_misses,
+    )
+    return same_contract and replace(before, contract=ca) == after
 
 
 def _hold_msg(hold: Hold, mode: Mode) -> HoldState:
