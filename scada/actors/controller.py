@@ -85,6 +85,7 @@ _TIME_SLACK_S = 1e-6
 HEARTBEAT_PERIOD_S = 30.0
 ATN_COMMAND_TTL_S = 300.0
 _HEARTBEAT_PERIOD = timedelta(seconds=HEARTBEAT_PERIOD_S)
+_INSTANT = timedelta(microseconds=1)  # the resolution of datetime: "just after"
 
 
 _PassInputs = tuple[ModeState, int, int, bool, int]
@@ -166,6 +167,8 @@ class Controller:
         self._pass_now = False
         self._stirrable = False  # sleeping past the next period boundary
         self._view: tuple[ModeState, ModeState] | None = None
+        self._contract_msg: DispatchContract | None = None
+        self._deadline: tuple[ModeState, datetime | None, datetime | None] | None = None
         self._apply_lock = asyncio.Lock()
         self._link_was = LinkState.NOT_CONFIGURED
         self._last_heartbeat_sent: datetime | None = None
@@ -207,12 +210,13 @@ class Controller:
         time ends it (at most :data:`QUIET_PERIODS_MAX` periods)."""
         nxt = max(1, math.ceil(since_last_s / CONTROL_PERIOD_S - _TIME_SLACK_S))
         now = self.clock.now()
-        quiet = self._quiet
-        if quiet is None or not quiet.fits(self._pass_inputs(), now):
+        if not self._quiet_holds(now):
             return nxt
-        if quiet.until is None:
+        assert self._quiet is not None
+        until = _earliest(self._quiet.until, self._time_deadline(now))
+        if until is None:
             return max(nxt, QUIET_PERIODS_MAX)
-        ahead_s = since_last_s + (quiet.until - now).total_seconds()
+        ahead_s = since_last_s + (until - now).total_seconds()
         return max(
             nxt, min(QUIET_PERIODS_MAX, math.ceil(ahead_s / CONTROL_PERIOD_S - _TIME_SLACK_S))
         )
@@ -221,8 +225,7 @@ class Controller:
         """One pass: advance modes, decide, interlock, switch. Serialised with requests."""
         now = self.clock.now()
         self._track_link(now)
-        quiet = self._quiet
-        if quiet is not None and quiet.fits(self._pass_inputs(), now):
+        if self._quiet_holds(now):
             return
         self._quiet = None
         steady = self._tick(now)
@@ -436,7 +439,17 @@ class Controller:
         c = self.state.contract
         if c is None:
             return None
-        return DispatchContract(
+        # Every heartbeat carries it, and it changes only with the contract or its status.
+        last = self._contract_msg
+        if (
+            last is not None
+            and last.contract_id == c.contract_id
+            and last.status is c.status
+            and last.start == c.start
+            and last.duration_s == max(1, round(c.duration_s))
+        ):
+            return last
+        msg = self._contract_msg = DispatchContract(
             contract_id=c.contract_id,
             atn_alias=self.layout.house.alias,
             scada_alias=self.layout.house.scada,
@@ -444,6 +457,7 @@ class Controller:
             duration_s=max(1, round(c.duration_s)),
             status=c.status,
         )
+        return msg
 
     def hold_msg(self) -> HoldState | None:
         hold = self.state.hold
@@ -690,23 +704,44 @@ class Controller:
             view = self._view = (state, replace(state, contract=c))
         return view[1]
 
-    def _quiet_until(
-        self, now: datetime, source: CommandSource, steady: datetime | None
-    ) -> datetime | None:
-        """Until when time alone leaves the outcome of a pass at ``now`` as it is, given the
-        time until which the mode state is ``steady`` and the memos of this pass's decisions."""
-        times = [steady]
-        c = self.state.contract
+    def _quiet_holds(self, now: datetime) -> bool:
+        """True when a pass now would be quiet: the last quiet pass read what a pass would read
+        now, none of its decisions' deadlines has come, nor the mode state's own."""
+        quiet = self._quiet
+        if quiet is None or not quiet.fits(self._pass_inputs(), now):
+            return False
+        deadline = self._time_deadline(now)
+        return deadline is None or now < deadline
+
+    def _time_deadline(self, now: datetime) -> datetime | None:
+        """When time alone next moves the mode state (a silence, a lapse, a hold's end) or
+        makes the SCADA's own heartbeat due. Taken from the state as it is, not from the last
+        quiet pass: every ATN heartbeat moves both later without a pass."""
+        state, sent = self.state, self._last_heartbeat_sent
+        cached = self._deadline
+        if cached is not None and cached[0] is state and cached[1] == sent:
+            return cached[2]
+        times = [m.steady_until(state, now, self.settings)]
+        c = state.contract
         if c is not None and c.status is ContractStatus.ACTIVE and self.uplink is not None:
-            recent = [t for t in (self._last_heartbeat_sent, c.last_heard) if t is not None]
-            times.append(max(recent) + _HEARTBEAT_PERIOD)
+            recent = [t for t in (sent, c.last_heard) if t is not None]
+            # Due once *more* than a period has passed (see _heartbeat).
+            times.append(max(recent) + _HEARTBEAT_PERIOD + _INSTANT)
+        deadline = _earliest(*times)
+        self._deadline = (state, sent, deadline)
+        return deadline
+
+    def _quiet_until(self, now: datetime, source: CommandSource) -> datetime | None:
+        """Until when time alone leaves the decisions of a pass at ``now`` as they are (the
+        mode state's own deadlines are :meth:`_time_deadline`)."""
+        times: list[datetime | None] = []
         if source is CommandSource.ATN:
             times += (exp for _, exp in self._atn_wants.values() if exp is not None and exp > now)
         elif source is CommandSource.HOME_ALONE and self._decided is not None:
             times.append(self._decided.until)
         if self._interlocks is not None:
             times.append(self._interlocks.until)
-        return min((t for t in times if t is not None), default=None)
+        return _earliest(*times)
 
     async def _apply(self, now: datetime, *, steady: _Memo[None, ModeState] | None = None) -> None:
         """Carry out what the boss wants, interlocked. ``steady``: from a control pass, the
@@ -741,7 +776,7 @@ class Controller:
                 if outcome is not CommandOutcome.CONFIRMED:
                     log.warning("%s %s by %s failed: %s", node, state.value, source.value, reason)
             if inputs is not None and steady is not None:
-                until = self._quiet_until(now, source, steady.until)
+                until = self._quiet_until(now, source)
                 self._quiet = _Memo(inputs, now, until, None)
 
     def _actor_ready(self, relay: _Relay) -> bool:
@@ -859,6 +894,10 @@ class Controller:
             self.uplink.send(msg)
 
 
+def _earliest(*times: datetime | None) -> datetime | None:
+    return min((t for t in times if t is not None), default=None)
+
+
 def _heartbeat_only(before: ModeState, after: ModeState) -> bool:
     """True when ``after`` differs from ``before`` only in the contract's heartbeat bookkeeping:
     when the ATN was last heard, the digits and the count of missed echoes.
@@ -867,16 +906,22 @@ def _heartbeat_only(before: ModeState, after: ModeState) -> bool:
     state's deadlines (silence, lapse) only move later. So it needs no pass of its own, and a
     quiet pass's deadline taken before it is early, never late."""
     cb, ca = before.contract, after.contract
-    if cb is None or ca is None or cb.contract_id != ca.contract_id:
-        return False
-    same_contract = ca == replace(
-        cb,
-        last_heard=ca.last_heard,
-        atn_digit=ca.atn_digit,
-        my_digit=ca.my_digit,
-        echo_misses=ca.echo_misses,
+    return (
+        cb is not None
+        and ca is not None
+        and cb.contract_id == ca.contract_id
+        and cb.status is ca.status
+        and cb.status_since == ca.status_since
+        and cb.start == ca.start
+        and cb.duration_s == ca.duration_s
+        and cb.cause == ca.cause
+        and cb.terminated_by is ca.terminated_by
+        and before.phase is after.phase
+        and before.since == after.since
+        and before.hold == after.hold
+        and before.link_up is after.link_up
+        and before.link_since == after.link_since
     )
-    return same_contract and replace(before, contract=ca) == after
 
 
 def _hold_msg(hold: Hold, mode: Mode) -> HoldState:

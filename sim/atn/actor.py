@@ -317,7 +317,8 @@ class SimulatedAtn:
         return contract
 
     def _heartbeat(self, c: DispatchContract, status: ContractStatus, now: datetime) -> None:
-        sent = self._send_heartbeat(c.model_copy(update={"status": status}), now)
+        msg = c if c.status is status else c.model_copy(update={"status": status})
+        sent = self._send_heartbeat(msg, now)
         if sent and status is ContractStatus.ACTIVE and self._awaiting_since is None:
             self._awaiting_since = now
 
