@@ -94,7 +94,8 @@ class SimulatedAtn:
         contract_minutes: length of each contract.
         heartbeat_s: period of the ATN's heartbeats (keep it well under the SCADA's
             ``heartbeat_timeout_s``).
-        command_period_s: every actuator is ordered again this often.
+        command_period_s: every actuator is ordered again this often (half the TTL: one
+            lost refresh leaves the order standing until the next).
         command_ttl_s: commands expire this long after they are issued.
         snapshot_period_s: a snapshot is requested this often.
         reply_timeout_s: an offer or heartbeat the SCADA does not answer within this long
@@ -113,7 +114,7 @@ class SimulatedAtn:
         *,
         contract_minutes: float = 60,
         heartbeat_s: float = 30,
-        command_period_s: float = 180,
+        command_period_s: float = 300,
         command_ttl_s: float = 600,
         snapshot_period_s: float = 600,
         reply_timeout_s: float = 10,

@@ -11,7 +11,7 @@ class AtnTiming:
 
     contract_s: int = 3600
     heartbeat_s: float = 30.0
-    command_period_s: float = 180.0
+    command_period_s: float = 300.0
     command_ttl_s: float = 600.0
     snapshot_period_s: float = 600.0
     reply_timeout_s: float = 10.0
