@@ -68,9 +68,9 @@ class Statuses:
         self.alias, self.scada = layout.house.alias, layout.house.scada
         self.channels = [(c.name, c.unit.value) for c in layout.channels]
         self.boot = new_id()
+        # read times in ms after the slot's start: every 5 s, each channel at its own phase
         self.offsets = [
-            [timedelta(seconds=5 * k, milliseconds=(i * 97) % 5000) for k in range(60)]
-            for i in range(len(self.channels))
+            tuple(5000 * k + (i * 97) % 5000 for k in range(60)) for i in range(len(self.channels))
         ]
 
     def at(self, n: int) -> Status:
@@ -81,13 +81,14 @@ class Statuses:
                 round(20 + i + 15 * math.sin((n * 60 + k) / 500 + i) + (k % 7) / 100, 3)
                 for k in range(60)
             )
-            times = tuple(map(start.__add__, self.offsets[i]))
             series.append(
-                ChannelSeries.model_construct(channel=name, unit=unit, values=values, read_at=times)
+                ChannelSeries.model_construct(
+                    channel=name, unit=unit, values=values, offsets_ms=self.offsets[i]
+                )
             )
         return Status.model_construct(
             type="status",
-            version=1,
+            version=2,
             id=new_id(),
             house_alias=self.alias,
             scada_alias=self.scada,

@@ -30,7 +30,7 @@ WINDOW = 256
 ACK_TIMEOUT_S = 30.0
 COMPACT_PERIOD_S = 300.0
 IDLE_S = 1.0
-BATCH_BYTES = 1_000_000  # one pass never unpacks more than this (a 40-channel status is ~90 KB)
+BATCH_BYTES = 1_000_000  # one pass never unpacks more than this (a 40-channel status is ~35 KB)
 
 Storable = Status | AggregateReport | ProblemEvent
 

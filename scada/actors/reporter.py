@@ -8,13 +8,16 @@ so the ATN can tell "nothing measured" from "nothing sent".
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from scada.actors.house import HouseState
 from scada.clock import next_boundary, sleep_until
 from scada.protocol.base import new_id
-from scada.protocol.readings import ChannelSeries, Status
+from scada.protocol.readings import MAX_OFFSET_MS, ChannelSeries, Status
+
+log = logging.getLogger("scada.reporter")
 
 #: How many slots a late reporter sends one by one before it gives up on the gap (an hour of
 #: 5-minute slots): past that the wall clock has jumped rather than the loop stalled.
@@ -60,15 +63,23 @@ class StatusReporter:
         house = self._house
         window = house.book.take_window(slot_start + timedelta(seconds=period))
         units = {c.name: c.unit.value for c in house.layout.channels}
-        series = tuple(
-            ChannelSeries(
-                channel=name,
-                unit=units[name],
-                values=tuple(v for _, v in readings),
-                read_at=tuple(t for t, _ in readings),
-            )
-            for name, readings in window.items()
-        )
+        # Every reading is before the slot's end; one more than MAX_OFFSET_MS (~35 years)
+        # before its start was stamped by a clock that was badly wrong and cannot travel.
+        earliest = slot_start - timedelta(milliseconds=MAX_OFFSET_MS)
+        series: list[ChannelSeries] = []
+        for name, readings in window.items():
+            kept = readings
+            if min(t for t, _ in readings) < earliest:
+                kept = [r for r in readings if r[0] >= earliest]
+                log.warning(
+                    "status %s: %d readings of %s dropped, stamped before %s",
+                    slot_start.isoformat(),
+                    len(readings) - len(kept),
+                    name,
+                    earliest.isoformat(),
+                )
+            if kept:
+                series.append(ChannelSeries.of(name, units[name], kept, slot_start))
         self.seq += 1
         status = Status(
             id=new_id(),
@@ -78,7 +89,7 @@ class StatusReporter:
             seq=self.seq,
             slot_start=slot_start,
             slot_duration_s=period,
-            channels=series,
+            channels=tuple(series),
         )
         self.last = status
         self._deliver(status)

@@ -4,7 +4,8 @@ Contracts:
 
 * A *message* (:class:`WireMessage`) can travel on its own, on the uplink or the local API.
   It carries a ``type`` discriminator (a ``Literal`` string such as ``"reading"``) and a
-  schema ``version`` (``Literal[1]``); the codec refuses any other version.
+  schema ``version`` (``Literal[1]``, or higher for a message whose wire form changed since:
+  a ``status`` is at 2); the codec refuses any other version, naming the one it speaks.
 * A *part* (:class:`WirePart`) only ever travels inside a message (a channel series inside a
   status, say) and is versioned with its container, so it carries neither field.
 * Both are frozen and forbid unknown fields. Floats must be finite: a NaN or an infinity is
@@ -27,7 +28,8 @@ PROTOCOL_VERSION: Final = 1
 """Version of the local API conversation (sent in :class:`~scada.protocol.api_frames.Hello`)."""
 
 SCHEMA_VERSION: Final = 1
-"""The only ``version`` every message of this release accepts."""
+"""The ``version`` of every message whose wire form has not changed since the first release.
+A message that changed carries its own, higher one (:class:`~scada.protocol.Status`: 2)."""
 
 NAME_PATTERN: Final = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
 UUID_PATTERN: Final = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -91,7 +93,8 @@ class WireMessage(BaseModel):
     """A frozen, versioned message that can travel alone.
 
     Subclasses narrow ``type`` to a ``Literal`` with a default and set
-    ``version: Literal[1] = 1``; those two fields come first in the JSON.
+    ``version: Literal[1] = 1`` (bumped to ``Literal[2] = 2`` and so on when their wire form
+    changes); those two fields come first in the JSON.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)

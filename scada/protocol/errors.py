@@ -110,6 +110,10 @@ def _is_version_error(err: ErrorDetails) -> bool:
     return err["type"] == "literal_error" and bool(err["loc"]) and err["loc"][-1] == "version"
 
 
+def _is_type_error(err: ErrorDetails) -> bool:
+    return err["type"] == "literal_error" and tuple(err["loc"]) == ("type",)
+
+
 def _describe(err: ErrorDetails, data: bytes, expected_type: str | None) -> str:
     kind, loc, msg = err["type"], err["loc"], err["msg"]
     if kind == "json_invalid":
@@ -125,11 +129,12 @@ def _describe(err: ErrorDetails, data: bytes, expected_type: str | None) -> str:
     if kind == "union_tag_invalid":
         return f"unknown message type {_short(err.get('ctx', {}).get('tag'))}"
     if _is_version_error(err):
+        # each message has its own version (a status is at 2): name the one this type wants
+        expected = err.get("ctx", {}).get("expected", SCHEMA_VERSION)
         return (
-            f"unsupported version {_short(err.get('input'))}; "
-            f"this SCADA speaks version {SCHEMA_VERSION}"
+            f"unsupported version {_short(err.get('input'))}; this SCADA speaks version {expected}"
         )
-    if kind == "literal_error" and tuple(loc) == ("type",) and expected_type is not None:
+    if _is_type_error(err) and expected_type is not None:
         return f"expected a {expected_type!r} message, got type {_short(err.get('input'))}"
     if kind == "extra_forbidden":
         return "unknown field"
@@ -148,15 +153,20 @@ def from_validation_error(
 ) -> ProtocolError:
     """Turn pydantic's error list into one :class:`ProtocolError`.
 
-    A wrong ``version`` wins over every other problem (a newer schema breaks fields too, and
-    the version is the real news); otherwise the first error is reported and the rest counted.
+    A message of the wrong ``type`` (for :func:`~scada.protocol.decode_as`) is reported as
+    such; else a wrong ``version`` wins over every other problem (a newer schema breaks fields
+    too, and the version is the real news); otherwise the first error is reported and the rest
+    counted.
     ``tagged`` says the errors come from the discriminated union, whose ``loc`` starts with the
     message's tag.
     """
     errors = exc.errors(include_url=False)
     if not errors:
         return ProtocolError(str(exc), where=where)
-    first = next((e for e in errors if _is_version_error(e)), errors[0])
+    first = next(
+        (e for e in errors if _is_type_error(e)),
+        next((e for e in errors if _is_version_error(e)), errors[0]),
+    )
     loc: tuple[str | int, ...] = tuple(first["loc"])
     message_type = expected_type
     if tagged and loc and isinstance(loc[0], str):

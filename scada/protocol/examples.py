@@ -110,14 +110,18 @@ def example_power() -> PowerReading:
 
 
 def example_status(n_channels: int = 40, per_channel: int = 5) -> Status:
-    """A 5-minute status with ``per_channel`` readings (one a minute) for each channel."""
-    times = tuple(T0 + timedelta(seconds=60 * k + 7) for k in range(per_channel))
+    """A 5-minute status with ``per_channel`` readings for each channel, evenly spread over
+    the slot (one a minute for 5), each channel polled at its own phase."""
+    step = timedelta(seconds=300) / max(per_channel, 1)
     series = tuple(
-        ChannelSeries(
-            channel=_channel(i)[0],
-            unit="degC",
-            values=tuple(40.0 + i * 0.5 + k * 0.125 for k in range(per_channel)),
-            read_at=times,
+        ChannelSeries.of(
+            _channel(i)[0],
+            "degC",
+            [
+                (T0 + step * (k + i / n_channels), 40.0 + i * 0.5 + k * 0.125)
+                for k in range(per_channel)
+            ],
+            slot_start=T0,
         )
         for i in range(n_channels)
     )

@@ -7,8 +7,9 @@ never sent as a number: it is simply absent, and the channel's health says why.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Annotated, Final, Literal
 
 from pydantic import Field, model_validator
 
@@ -63,26 +64,81 @@ class PowerReading(WireMessage):
     boot_id: MessageId
 
 
+MAX_OFFSET_MS: Final = 2**40
+"""Largest distance, in milliseconds, of a reading from its status's ``slot_start`` (about 34.8
+years either way): far more than any real slot or clock jump, and exact in a JSON number."""
+
+OffsetMs = Annotated[int, Field(ge=-MAX_OFFSET_MS, le=MAX_OFFSET_MS)]
+"""Whole milliseconds from a status's ``slot_start`` to a reading (negative: before it)."""
+
+_MS: Final = timedelta(milliseconds=1)
+
+
+def offset_ms(read_at: datetime, slot_start: datetime) -> int:
+    """Whole milliseconds from ``slot_start`` to ``read_at`` (both aware), floored: exact
+    integer arithmetic on microseconds, so a reading inside the slot never lands outside it.
+    Not range-checked (see :data:`MAX_OFFSET_MS`)."""
+    return (read_at - slot_start) // _MS
+
+
 class ChannelSeries(WirePart):
     """Every reading of one channel inside a status window, oldest first.
 
-    ``values[i]`` was read at ``read_at[i]``; both tuples have the same length (the original
-    sent unchecked parallel lists, defect 16).
+    ``values[i]`` was read ``offsets_ms[i]`` milliseconds after the status's ``slot_start``
+    (the floor of the exact offset, so a reading inside the slot never lands outside it;
+    negative when a late status carries readings from before its slot). Both tuples have the
+    same length (the original sent unchecked parallel lists, defect 16). Build a series with
+    :meth:`of` and read its times with :meth:`read_times` (or :meth:`Status.read_times`):
+    never do the millisecond arithmetic by hand.
     """
 
     channel: ChannelName
     unit: Unit
     values: tuple[float, ...]
-    read_at: tuple[UtcTime, ...]
+    offsets_ms: tuple[OffsetMs, ...]
 
     @model_validator(mode="after")
     def _same_length(self) -> ChannelSeries:
-        if len(self.values) != len(self.read_at):
+        if len(self.values) != len(self.offsets_ms):
             raise ValueError(
                 f"channel {self.channel}: {len(self.values)} values "
-                f"but {len(self.read_at)} read times"
+                f"but {len(self.offsets_ms)} offsets"
             )
         return self
+
+    @classmethod
+    def of(
+        cls,
+        channel: str,
+        unit: str,
+        readings: Sequence[tuple[datetime, float]],
+        slot_start: datetime,
+    ) -> ChannelSeries:
+        """The series of ``readings``, (read time, value) pairs oldest first, in a status whose
+        slot starts at ``slot_start``. Times keep whole milliseconds (floored, see
+        :func:`offset_ms`). Raises pydantic's ``ValidationError`` (a ``ValueError``) if a
+        reading is more than :data:`MAX_OFFSET_MS` from ``slot_start``."""
+        return cls(
+            channel=channel,
+            unit=unit,
+            values=tuple(v for _, v in readings),
+            offsets_ms=tuple((t - slot_start) // _MS for t, _ in readings),  # as offset_ms
+        )
+
+    def read_times(self, slot_start: datetime) -> tuple[datetime, ...]:
+        """The read time of each value (aligned with ``values``), given the ``slot_start`` of
+        the status carrying this series; whole milliseconds, in ``slot_start``'s time zone."""
+        return tuple(slot_start + timedelta(milliseconds=ms) for ms in self.offsets_ms)
+
+    def read_time(self, slot_start: datetime, index: int = -1) -> datetime:
+        """The read time of ``values[index]`` (default: the last one), given the status's
+        ``slot_start``; raises ``IndexError`` for an empty series or an index out of range."""
+        return slot_start + timedelta(milliseconds=self.offsets_ms[index])
+
+    def readings(self, slot_start: datetime) -> list[tuple[datetime, float]]:
+        """The (read time, value) pairs of the series, oldest first: what :meth:`of` took,
+        with the times floored to whole milliseconds."""
+        return list(zip(self.read_times(slot_start), self.values, strict=True))
 
 
 class Status(WireMessage):
@@ -90,10 +146,14 @@ class Status(WireMessage):
 
     ``seq`` counts statuses within the boot ``boot_id``. ``is_backlog`` marks statuses sent
     from the store after a gap rather than live. Acknowledged by :class:`Ack` with ``id``.
+
+    Version 2: each reading's time is an integer millisecond offset from ``slot_start`` (see
+    :class:`ChannelSeries`). Version 1 sent an ISO-8601 time per reading, well over half of a
+    large status's bytes; it is refused.
     """
 
     type: Literal["status"] = "status"
-    version: Literal[1] = 1
+    version: Literal[2] = 2
     id: MessageId
     house_alias: Alias
     scada_alias: Alias
@@ -109,6 +169,11 @@ class Status(WireMessage):
         _check_aligned(self.slot_start, self.slot_duration_s, "slot_start")
         check_unique([c.channel for c in self.channels], "channels")
         return self
+
+    def read_times(self, series: ChannelSeries) -> tuple[datetime, ...]:
+        """The read time of each value of ``series`` (one of :attr:`channels`), in whole
+        milliseconds: ``slot_start`` plus its offsets."""
+        return series.read_times(self.slot_start)
 
 
 class ChannelAggregate(WirePart):

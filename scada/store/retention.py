@@ -182,7 +182,7 @@ def _load(
     db: sqlite3.Connection, seq: int, kind: str, digest: bytes | None, period_s: int
 ) -> Periods | str:
     """Row ``seq`` as periods of ``period_s``, or why it cannot be read. The payload (a status
-    is ~20 KB on disk) is read only when the digest is missing or damaged."""
+    is ~13 KB on disk) is read only when the digest is missing or damaged."""
     periods = Periods(period_s)
     if digest is not None:
         try:

@@ -235,7 +235,7 @@ class Store:
 
         ``max_bytes`` stops the batch once its payloads reach that many bytes (it holds at
         least one message): it bounds both the call's time (each payload is decompressed, about
-        0.15 ms for a 90 KB status here) and the bytes in flight. Does not mark them sent (see
+        0.15 ms for a 35 KB status here) and the bytes in flight. Does not mark them sent (see
         :meth:`mark_sent`).
 
         A row that cannot be read (a damaged payload, an unknown codec, or, for a row written

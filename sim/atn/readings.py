@@ -24,7 +24,7 @@ class LatestReadings:
     def from_status(self, status: Status) -> None:
         for series in status.channels:
             if series.values:
-                self.update(series.channel, series.values[-1], series.read_at[-1])
+                self.update(series.channel, series.values[-1], series.read_time(status.slot_start))
 
     def from_snapshot(self, snapshot: Snapshot) -> None:
         for ch in snapshot.channels:

@@ -125,10 +125,10 @@ def test_non_finite_json_numbers_are_refused() -> None:
 
 def test_cross_field_rules_report_their_sentence() -> None:
     status = _obj(example_status(3, 2))
-    status["channels"][1]["read_at"].pop()
+    status["channels"][1]["offsets_ms"].pop()
     err = _error_of(status)
     assert err.path == "channels[1]"
-    assert err.what == "channel tank1-depth2: 2 values but 1 read times"
+    assert err.what == "channel tank1-depth2: 2 values but 1 offsets"
     status = _obj(example_status(1, 1)) | {"slot_start": "2025-01-15T12:01:00Z"}
     assert "is not aligned to 300 s" in _error_of(status).what
     cmd = _obj(example_command())

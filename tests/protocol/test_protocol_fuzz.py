@@ -46,7 +46,10 @@ POOL: tuple[Any, ...] = (
     "\u2028", "Jane Installer", "reading", "status", "snapshot", "req.snapshot", "reply", "event",
     [], {}, [1.5, "x"], {"type": "reading"},
 )  # fmt: skip
-KEY_POOL = ("type", "version", "id", "value", "read_at", "channels", "values", "result", "x", "")
+KEY_POOL = (
+    "type", "version", "id", "value", "read_at", "offsets_ms", "channels", "values", "result",
+    "x", "",
+)  # fmt: skip
 KEYS = st.sampled_from(KEY_POOL)
 TYPE_NAMES = sorted(MESSAGE_CLASSES)
 INSERTS = tuple(bytes([b]) for b in b'",{}[]:\\0e-\x00\xc3\xff')

@@ -30,7 +30,12 @@ PERIOD_S = 300
 
 
 def series(status: Status) -> dict[str, list[tuple[datetime, float]]]:
-    return {c.channel: list(zip(c.read_at, c.values, strict=True)) for c in status.channels}
+    return {c.channel: c.readings(status.slot_start) for c in status.channels}
+
+
+def to_ms(t: datetime) -> datetime:
+    """``t`` floored to whole milliseconds, as a status carries it."""
+    return t - timedelta(microseconds=t.microsecond % 1000)
 
 
 def test_status_is_delivered_at_each_wall_clock_boundary() -> None:
@@ -95,7 +100,9 @@ def test_no_reading_is_lost_or_repeated_between_statuses() -> None:
             for name, points in series(st).items():
                 in_statuses.update((name, t, v) for t, v in points)
         published = Counter(
-            (r.channel, r.read_at, r.value) for r in rig.rec.readings() if r.read_at < last_end
+            (r.channel, to_ms(r.read_at), r.value)
+            for r in rig.rec.readings()
+            if r.read_at < last_end
         )
         assert in_statuses == published
         assert max(in_statuses.values()) == 1
@@ -201,7 +208,7 @@ def test_a_slewed_wall_clock_makes_neither_duplicate_nor_straddling_statuses(rat
     for st in statuses:
         end = st.slot_start + timedelta(seconds=st.slot_duration_s)
         for series_ in st.channels:
-            assert all(st.slot_start <= t < end for t in series_.read_at)
+            assert all(st.slot_start <= t < end for t in st.read_times(series_))
     assert len(slots) in (35, 36, 37)
 
 
@@ -263,7 +270,7 @@ def test_a_reporter_woken_late_sends_every_slot_it_slept_through_with_its_own_re
     for st in statuses:
         end = st.slot_start + timedelta(seconds=st.slot_duration_s)
         for series_ in st.channels:
-            assert all(st.slot_start <= t < end for t in series_.read_at)
+            assert all(st.slot_start <= t < end for t in st.read_times(series_))
     assert sum(len(c.values) for st in statuses for c in st.channels) >= 1800 + 23 * 60
 
 
@@ -273,3 +280,30 @@ def test_a_wall_clock_jumping_days_ahead_makes_no_flood_of_empty_statuses() -> N
     assert slots == sorted(set(slots))
     assert len(slots) <= 14, "a status for every slot of the jump"
     assert slots[-1] > T0 + timedelta(days=3)
+
+
+def test_readings_stamped_decades_before_their_slot_are_dropped_not_fatal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A wall clock stepped back decades for a while (a battery-less Pi's RTC trusted over
+    NTP) stamps readings further before their slot than a status's offsets reach: they are
+    dropped with a warning, the others go out."""
+    layout = house_layout(DW1)
+    slot = datetime(2025, 1, 15, 13, 0, tzinfo=UTC)
+    out: list[Status] = []
+
+    async def main() -> Status:
+        house = HouseState(layout, LoopClock(T0), EventHub(), uid(7))
+        house.book.record(GARAGE, 18.0, slot - timedelta(days=365 * 40))  # too early to send
+        house.book.record(GARAGE, 19.0, slot - timedelta(days=365 * 30))  # early but in reach
+        house.book.record(GARAGE, 20.0, slot + timedelta(seconds=10, microseconds=1500))
+        return StatusReporter(house, out.append).emit(slot, PERIOD_S)
+
+    st = run_virtual(main)
+    assert out == [st]
+    [garage] = st.channels
+    assert garage.readings(slot) == [
+        (slot - timedelta(days=365 * 30), 19.0),
+        (slot + timedelta(seconds=10, milliseconds=1), 20.0),
+    ]
+    assert "1 readings of garage-temp dropped" in caplog.text

@@ -227,15 +227,13 @@ def test_latest_readings_from_statuses_and_snapshots() -> None:
         seq=1,
         slot_start=NOW,
         channels=(
-            ChannelSeries(
-                channel="tank-temp0",
-                unit="degC",
-                values=(50.0, 51.0),
-                read_at=(NOW, NOW + timedelta(seconds=5)),
+            ChannelSeries.of(
+                "tank-temp0", "degC", [(NOW, 50.0), (NOW + timedelta(seconds=5), 51.0)], NOW
             ),
         ),
     )
     r.from_status(status)
+    assert r.latest == {"tank-temp0": (51.0, NOW + timedelta(seconds=5))}
     assert r.fresh(NOW + timedelta(seconds=60), 900) == {"tank-temp0": 51.0}
     assert r.fresh(NOW + timedelta(hours=1), 900) == {}
     snap = example_snapshot(n_channels=4)

@@ -88,10 +88,11 @@ def _values(n_channels: int) -> tuple[tuple[float, ...], ...]:
 
 
 @functools.cache
-def _offsets(n_channels: int) -> tuple[tuple[timedelta, ...], ...]:
-    # the channels poll at staggered phases within the 5 s period
+def _offsets(n_channels: int) -> tuple[tuple[int, ...], ...]:
+    """Each channel's read times, in ms after its slot's start: the channels poll at staggered
+    phases within the 5 s period."""
     return tuple(
-        tuple(timedelta(seconds=STEP_S * k, milliseconds=(i * 97) % 5000) for k in range(READINGS))
+        tuple(STEP_S * 1000 * k + (i * 97) % 5000 for k in range(READINGS))
         for i in range(n_channels)
     )
 
@@ -102,12 +103,13 @@ def slot_number(slot_start: datetime) -> int:
 
 def series_of(
     house: House, slot_start: datetime
-) -> list[tuple[str, str, tuple[float, ...], tuple[datetime, ...]]]:
-    """(channel, unit, values, read times) of each channel in the slot at ``slot_start``."""
+) -> list[tuple[str, str, tuple[float, ...], tuple[int, ...]]]:
+    """(channel, unit, values, read times in ms after ``slot_start``) of each channel in the
+    slot at ``slot_start``."""
     j = (slot_number(slot_start) % CYCLE) * READINGS
     values, offsets = _values(len(house.channels)), _offsets(len(house.channels))
     return [
-        (name, unit, values[i][j : j + READINGS], tuple(map(slot_start.__add__, offsets[i])))
+        (name, unit, values[i][j : j + READINGS], offsets[i])
         for i, (name, unit) in enumerate(house.channels)
     ]
 
@@ -119,7 +121,7 @@ def slot_values(house: House, slot_start: datetime) -> list[tuple[float, ...]]:
 
 
 def last_read_at(house: House, slot_start: datetime, channel: int) -> datetime:
-    return slot_start + _offsets(len(house.channels))[channel][-1]
+    return slot_start + timedelta(milliseconds=_offsets(len(house.channels))[channel][-1])
 
 
 def status(house: House, slot_start: datetime, *, seq: int = 1, fast: bool = False) -> Status:
@@ -132,7 +134,7 @@ def status(house: House, slot_start: datetime, *, seq: int = 1, fast: bool = Fal
     if fast:
         return Status.model_construct(
             type="status",
-            version=1,
+            version=2,
             id=new_id(),
             house_alias=house.alias,
             scada_alias=house.scada,
@@ -141,8 +143,8 @@ def status(house: House, slot_start: datetime, *, seq: int = 1, fast: bool = Fal
             slot_start=slot_start,
             slot_duration_s=SLOT_S,
             channels=tuple(
-                ChannelSeries.model_construct(channel=c, unit=u, values=v, read_at=t)
-                for c, u, v, t in parts
+                ChannelSeries.model_construct(channel=c, unit=u, values=v, offsets_ms=ms)
+                for c, u, v, ms in parts
             ),
             is_backlog=False,
         )
@@ -155,7 +157,7 @@ def status(house: House, slot_start: datetime, *, seq: int = 1, fast: bool = Fal
         slot_start=slot_start,
         slot_duration_s=SLOT_S,
         channels=tuple(
-            ChannelSeries(channel=c, unit=u, values=v, read_at=t) for c, u, v, t in parts
+            ChannelSeries(channel=c, unit=u, values=v, offsets_ms=ms) for c, u, v, ms in parts
         ),
     )
 
@@ -174,7 +176,7 @@ def small_status(slot_start: datetime, *, channels: int = 2, readings: int = 3) 
                 channel=f"ch-{i}",
                 unit="degC",
                 values=tuple(float(10 * i + k) for k in range(readings)),
-                read_at=tuple(slot_start + timedelta(seconds=60 * k + 1) for k in range(readings)),
+                offsets_ms=tuple(60_000 * k + 1_000 for k in range(readings)),
             )
             for i in range(channels)
         ),
@@ -237,7 +239,7 @@ def reference(statuses: list[Status], period_s: int) -> dict[tuple[datetime, str
     n = 0
     for s in statuses:
         for c in s.channels:
-            for v, t in zip(c.values, c.read_at, strict=True):
+            for v, t in zip(c.values, s.read_times(c), strict=True):
                 start = T0 + timedelta(seconds=((t - T0) // timedelta(seconds=period_s)) * period_s)
                 readings.setdefault((start, c.channel), []).append((t, n, v))
                 n += 1

@@ -19,31 +19,29 @@ from tests.store.store_support import T0, aggregates_of, assert_same, reference
 
 HOUR_MS = 3_600_000
 finite = st.floats(allow_nan=False, allow_infinity=False)
+# (ms after T0, channel, value, late): a late reading goes out with the next slot's status,
+# at a negative offset from its start
 readings = st.lists(
-    st.tuples(st.integers(0, 2 * HOUR_MS - 1), st.sampled_from(["a", "b"]), finite),
+    st.tuples(st.integers(0, 2 * HOUR_MS - 1), st.sampled_from(["a", "b"]), finite, st.booleans()),
     min_size=1,
     max_size=80,
 )
 
 
-def _statuses(rs: list[tuple[int, str, float]], rnd: random.Random) -> list[Status]:
-    """Each reading into the status of its 5-minute slot, in a shuffled order."""
+def _statuses(rs: list[tuple[int, str, float, bool]], rnd: random.Random) -> list[Status]:
+    """Each reading into the status of its 5-minute slot (or the next one if it is late), in a
+    shuffled order."""
     slots: dict[int, dict[str, list[tuple[int, float]]]] = {}
-    for ms, ch, v in rs:
-        slots.setdefault(ms // 300_000, {}).setdefault(ch, []).append((ms, v))
+    for ms, ch, v, late in rs:
+        slots.setdefault(ms // 300_000 + late, {}).setdefault(ch, []).append((ms, v))
     out = []
     for slot, chans in slots.items():
         series = []
+        slot_start = T0 + timedelta(minutes=5 * slot)
         for ch, items in sorted(chans.items()):
             rnd.shuffle(items)
-            series.append(
-                ChannelSeries(
-                    channel=ch,
-                    unit="W",
-                    values=tuple(v for _, v in items),
-                    read_at=tuple(T0 + timedelta(milliseconds=ms) for ms, _ in items),
-                )
-            )
+            pairs = [(T0 + timedelta(milliseconds=ms), v) for ms, v in items]
+            series.append(ChannelSeries.of(ch, "W", pairs, slot_start))
         out.append(
             Status(
                 id=new_id(),
@@ -51,7 +49,7 @@ def _statuses(rs: list[tuple[int, str, float]], rnd: random.Random) -> list[Stat
                 scada_alias="h.scada",
                 boot_id=new_id(),
                 seq=1,
-                slot_start=T0 + timedelta(minutes=5 * slot),
+                slot_start=slot_start,
                 channels=tuple(series),
             )
         )
@@ -61,7 +59,7 @@ def _statuses(rs: list[tuple[int, str, float]], rnd: random.Random) -> list[Stat
 
 @given(readings, st.randoms(use_true_random=False))
 def test_any_split_and_order_gives_the_aggregates_of_the_readings(
-    rs: list[tuple[int, str, float]], rnd: random.Random
+    rs: list[tuple[int, str, float, bool]], rnd: random.Random
 ) -> None:
     statuses = _statuses(rs, rnd)
     five = Periods(300)
@@ -102,7 +100,7 @@ def test_digests_round_trip_bit_for_bit(values: list[float]) -> None:
                 channel="x",
                 unit="W",
                 values=tuple(values),
-                read_at=tuple(T0 + timedelta(seconds=i) for i in range(len(values))),
+                offsets_ms=tuple(1000 * i for i in range(len(values))),
             ),
         ),
     )
@@ -118,7 +116,10 @@ def test_digests_round_trip_bit_for_bit(values: list[float]) -> None:
 
 def test_huge_values_do_not_overflow_the_mean() -> None:
     big = 1.7e308
-    s = _statuses([(1000, "a", big), (2000, "a", big), (3000, "a", -1.0)], random.Random(1))[0]
+    s = _statuses(
+        [(1000, "a", big, False), (2000, "a", big, False), (3000, "a", -1.0, False)],
+        random.Random(1),
+    )[0]
     p = Periods(300)
     p.add_digest(status_digest(s, 300))
     [(report, _)] = p.reports(new_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,15 +17,37 @@ from tests.store.store_support import T0, ManualClock, insert_raw, small_status
 OLD_ID = "00000000-0000-4000-8000-000000000001"
 
 
-def _old_release_status() -> bytes:
-    # what a future (or past) release might have stored: a version this release refuses
-    return encode(small_status(T0)).replace(b'"version":1', b'"version":2', 1)
+def _first_release_status() -> bytes:
+    """A status as the first release stored it (before an upgrade): version 1, with an
+    ISO-8601 ``read_at`` per reading where version 2 has millisecond offsets."""
+    s = small_status(T0)
+    frame = json.loads(encode(s)) | {"id": OLD_ID, "version": 1}
+    for c, series in zip(frame["channels"], s.channels, strict=True):
+        del c["offsets_ms"]
+        c["read_at"] = [t.isoformat().replace("+00:00", "Z") for t in s.read_times(series)]
+    return json.dumps(frame, separators=(",", ":")).encode()
 
 
-def test_an_undecodable_row_is_quarantined_not_handed_out(store: Store) -> None:
+def _future_release_status() -> bytes:
+    # what a later release might have stored before a downgrade: a version this one refuses
+    frame = json.loads(encode(small_status(T0))) | {"id": OLD_ID, "version": 3}
+    return json.dumps(frame, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(
+    ("payload", "why"),
+    [
+        (_first_release_status(), "unsupported version 1; this SCADA speaks version 2"),
+        (_future_release_status(), "unsupported version 3; this SCADA speaks version 2"),
+    ],
+    ids=["after-an-upgrade", "after-a-downgrade"],
+)
+def test_an_undecodable_row_is_quarantined_not_handed_out(
+    store: Store, payload: bytes, why: str
+) -> None:
     good = small_status(T0 + timedelta(minutes=5))
     store.put(good)
-    insert_raw(store.db, mid=OLD_ID, payload=_old_release_status())
+    insert_raw(store.db, mid=OLD_ID, payload=payload)
     batch = store.next_batch(10)
     assert [i.id for i in batch] == [good.id]
     d = store.details()
@@ -32,7 +55,7 @@ def test_an_undecodable_row_is_quarantined_not_handed_out(store: Store) -> None:
     [q] = d.recent_quarantine
     assert q.id == OLD_ID
     assert "cannot be decoded by this release" in q.reason
-    assert "version" in q.reason
+    assert why in q.reason
     assert store.next_batch(10) == batch  # gone for good
 
 

@@ -45,13 +45,17 @@ def _status(
         slot_start=slot_start,
         slot_duration_s=duration_s,
         channels=tuple(
-            ChannelSeries(
-                channel=f"ch-{i}",
-                unit=unit,
-                values=tuple(((n * 37 + k * 11 + i * 5) % 23) / 7 - 1.5 for k in range(k_max)),
-                read_at=tuple(
-                    slot_start + timedelta(seconds=60 * k + 13 + i) for k in range(k_max)
-                ),
+            ChannelSeries.of(
+                f"ch-{i}",
+                unit,
+                [
+                    (
+                        slot_start + timedelta(seconds=60 * k + 13 + i),
+                        ((n * 37 + k * 11 + i * 5) % 23) / 7 - 1.5,
+                    )
+                    for k in range(k_max)
+                ],
+                slot_start,
             )
             for i in range(2)
         ),
@@ -284,11 +288,16 @@ def test_the_last_value_is_the_latest_read_and_the_later_one_on_a_tie(
         seq=1,
         slot_start=T0,
         channels=(
-            ChannelSeries(
-                channel="ch-0",
-                unit="W",
-                values=(5.0, 1.0, 2.0, 3.0),
-                read_at=(t + timedelta(seconds=60), t, t + timedelta(seconds=60), t),
+            ChannelSeries.of(
+                "ch-0",
+                "W",
+                [
+                    (t + timedelta(seconds=60), 5.0),
+                    (t, 1.0),
+                    (t + timedelta(seconds=60), 2.0),
+                    (t, 3.0),
+                ],
+                T0,
             ),
         ),
     )
