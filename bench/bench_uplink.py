@@ -75,7 +75,8 @@ async def reupload(path: Path, url: str) -> tuple[int, float, int, int]:
 
     async def acks(msg: WireMessage) -> None:
         if isinstance(msg, Ack):
-            fwd.ack(msg.message_id)
+            for message_id in msg.message_ids:
+                fwd.ack(message_id)
 
     tasks = [
         asyncio.create_task(link.run(acks)),

@@ -416,7 +416,8 @@ class Controller:
             self._send_up(result)
         elif isinstance(msg, Ack):
             if self.forwarder is not None:
-                self.forwarder.ack(msg.message_id)
+                for message_id in msg.message_ids:
+                    self.forwarder.ack(message_id)
         elif isinstance(msg, SnapshotRequest):
             from scada.actors.snapshots import build_snapshot  # noqa: PLC0415 - breaks an import cycle
 

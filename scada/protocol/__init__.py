@@ -98,10 +98,11 @@ from scada.protocol.snapshot import (
     TierSummary,
 )
 from scada.protocol.topics import TopicParts, parse_topic, topic, topic_filter
-from scada.protocol.uplink import Ack, OnlineStatus, SnapshotRequest
+from scada.protocol.uplink import MAX_ACK_IDS, Ack, OnlineStatus, SnapshotRequest
 
 __all__ = [
     "EVENT_PAYLOADS",
+    "MAX_ACK_IDS",
     "MAX_FRAME_BYTES",
     "MAX_HOLD_MINUTES",
     "MESSAGE_CLASSES",

@@ -352,7 +352,7 @@ def example_messages() -> tuple[WireMessage, ...]:
             reason=HoldEndReason.EXPIRED,
             resumed_mode=Mode.REMOTE,
         ),
-        Ack(message_id=example_id(1), at=T0),
+        Ack(message_ids=(example_id(1), example_id(2)), at=T0),
         SnapshotRequest(from_alias=ATN, at=T0),
         OnlineStatus(state=OnlineState.ONLINE, boot_id=BOOT, at=T0),
         Hello(

@@ -6,19 +6,28 @@ The uplink is ``gw/<from>/to/<to>/<message-type>`` (see :mod:`scada.protocol.top
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Final, Literal
+
+from pydantic import Field
 
 from scada.protocol.base import Alias, MessageId, UtcTime, WireMessage
 from scada.protocol.enums import OnlineState
 
+MAX_ACK_IDS: Final = 500
+"""The most message ids one :class:`Ack` carries."""
+
 
 class Ack(WireMessage):
-    """The peer has durably received message ``message_id`` (a status, aggregate report or
-    problem event); the sender may now delete it from its outbox."""
+    """The peer has durably received the messages ``message_ids`` (statuses, aggregate reports
+    or problem events); the sender may now delete them from its outbox.
+
+    Version 2 acknowledges many at once (1 to :data:`MAX_ACK_IDS`): a peer receiving a burst
+    (a backlog going up) answers it with one message, not one per message.
+    """
 
     type: Literal["ack"] = "ack"
-    version: Literal[1] = 1
-    message_id: MessageId
+    version: Literal[2] = 2
+    message_ids: Annotated[tuple[MessageId, ...], Field(min_length=1, max_length=MAX_ACK_IDS)]
     at: UtcTime
 
 

@@ -45,6 +45,7 @@ from scada.clock import Clock, wake_or_timeout
 from scada.layout import Layout
 from scada.link.base import Uplink
 from scada.protocol import (
+    MAX_ACK_IDS,
     Ack,
     ActuatorCommand,
     AggregateReport,
@@ -182,6 +183,8 @@ class SimulatedAtn:
         self._retry: dict[str, datetime] = {}  # refused orders: node -> when to send again
         self._pending: dict[str, ActuatorCommand] = {}
         self._open: dict[str, DispatchContract] = {}  # offered, not ended or terminated
+        self._to_ack: list[str] = []
+        self._ack_flush_due = False
         self._contract_wake = asyncio.Event()
         self._dispatch_wake = asyncio.Event()
         self._snapshot_wake = asyncio.Event()
@@ -473,9 +476,24 @@ class SimulatedAtn:
         elif isinstance(msg, PowerReading):
             self.power_w[msg.channel] = msg.power_w
 
-    def _ack(self, message_id: str, now: datetime) -> None:
-        if not self.silent:
-            self._send(Ack(message_id=message_id, at=now))
+    def _ack(self, message_id: str, _now: datetime) -> None:
+        """Acknowledge ``message_id`` with the rest of its burst: the acks of the messages
+        handled in one go (a backlog arrives hundreds at a time) leave as one :class:`Ack`,
+        once the burst is handled."""
+        if self.silent:
+            return
+        self._to_ack.append(message_id)
+        if len(self._to_ack) >= MAX_ACK_IDS:
+            self._flush_acks()
+        elif not self._ack_flush_due:
+            self._ack_flush_due = True
+            asyncio.get_running_loop().call_soon(self._flush_acks)
+
+    def _flush_acks(self) -> None:
+        self._ack_flush_due = False
+        ids, self._to_ack = self._to_ack, []
+        if ids and not self.silent:
+            self._send(Ack(message_ids=tuple(ids), at=self.clock.now()))
 
     # ------------------------------------------------------------------ plumbing
     def _send(self, msg: WireMessage) -> bool:

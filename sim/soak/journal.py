@@ -59,7 +59,9 @@ class RecordingLink:
     def send(self, message: WireMessage) -> bool:
         sent = self.link.send(message)
         if sent and isinstance(message, Ack):
-            self._write({"t": time.monotonic(), "ack": message.message_id})
+            t = time.monotonic()
+            for message_id in message.message_ids:
+                self._write({"t": t, "ack": message_id})
         return sent
 
     def send_encoded(self, message_type: str, payload: bytes) -> bool:

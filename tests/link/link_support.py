@@ -110,7 +110,7 @@ def power(seq: int) -> WireMessage:
 
 
 def ack(message_id: str) -> Ack:
-    return Ack(message_id=message_id, at=datetime.now(UTC))
+    return Ack(message_ids=(message_id,), at=datetime.now(UTC))
 
 
 def command(*, expires_in_s: float = 60.0, target: str = "a.elt1.relay") -> ActuatorCommand:

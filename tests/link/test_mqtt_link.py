@@ -47,7 +47,7 @@ async def test_status_up_and_ack_down_between_a_scada_and_an_atn(broker: Mosquit
         assert got == sent  # equal, in order
         assert atn.send(ack(sent[0].id))
         (back,) = await scada_in.count(Ack, 1)
-        assert back.message_id == sent[0].id
+        assert back.message_ids == (sent[0].id,)
         assert scada.broker_state is LinkState.UP
         assert scada.detail is None
     stats = scada.stats()

@@ -209,7 +209,7 @@ def test_log_counts_everything_and_keeps_the_latest() -> None:
     log = AtnLog(keep=3)
     for i in range(10):
         log.record_in(NOW + timedelta(seconds=i), SnapshotRequest(from_alias="a.b", at=NOW))
-    log.record_out(NOW, Ack(message_id="00000000-0000-4000-8000-000000000000", at=NOW))
+    log.record_out(NOW, Ack(message_ids=("00000000-0000-4000-8000-000000000000",), at=NOW))
     assert log.counts["snapshot.request"] == 10
     assert 3 <= len(log.received) <= 6
     assert log.received[-1].at == NOW + timedelta(seconds=9)

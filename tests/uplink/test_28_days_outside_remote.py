@@ -60,7 +60,8 @@ async def test_28_days_outside_remote_then_all_goes_up(broker: Mosquitto, tmp_pa
 
     async def acks(msg: WireMessage) -> None:
         if isinstance(msg, Ack):
-            fwd.ack(msg.message_id)
+            for message_id in msg.message_ids:
+                fwd.ack(message_id)
 
     tasks = [
         asyncio.create_task(peer_link.run(peer)),

@@ -106,7 +106,7 @@ class AckingPeer:
 
     async def __call__(self, msg: WireMessage) -> None:
         if isinstance(msg, Status | AggregateReport | ProblemEvent):
-            self.link.send(Ack(message_id=msg.id, at=datetime.now(UTC)))
+            self.link.send(Ack(message_ids=(msg.id,), at=datetime.now(UTC)))
             self.counts[msg.type] = self.counts.get(msg.type, 0) + 1
             if self.keep:
                 self.received.append(msg)
