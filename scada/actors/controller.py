@@ -12,15 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
 
 from scada.actors.forwarder import Forwarder
 from scada.actors.house import HouseState
+from scada.actors.pass_schedule import (
+    CONTROL_PERIOD_S,
+    TIME_SLACK_S,
+    Memo,
+    decision_view,
+    earliest,
+    heartbeat_only,
+    periods_to_next_pass,
+)
 from scada.actors.relays import RelayActor
 from scada.clock import RANK_CONTROL, TIMER_RANK, wake_or_timeout
 from scada.control import (
@@ -76,12 +83,6 @@ from scada.protocol.uplink import Ack, SnapshotRequest
 
 log = logging.getLogger("scada.controller")
 
-CONTROL_PERIOD_S = 5.0
-#: A quiet controller still passes this many periods after its last pass: a safety net, as
-#: every change of what a pass reads stirs it (see ``Controller.run``).
-QUIET_PERIODS_MAX = 12
-#: Loop times closer than this are the same instant (a timer may fire a hair early).
-_TIME_SLACK_S = 1e-6
 HEARTBEAT_PERIOD_S = 30.0
 ATN_COMMAND_TTL_S = 300.0
 _HEARTBEAT_PERIOD = timedelta(seconds=HEARTBEAT_PERIOD_S)
@@ -94,22 +95,6 @@ _InterlockKey = tuple[
     CommandSource, dict[str, RelayState], dict[str, float | None], dict[str, RelayRecord]
 ]
 _Interlocked = tuple[dict[str, RelayState], list[Override]]
-K = TypeVar("K")
-R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True)
-class _Memo(Generic[K, R]):
-    """The ``result`` of a pure control function for inputs ``key`` at ``at``, which holds
-    for the same inputs until ``until`` (``None``: for ever), as the function itself says."""
-
-    key: K
-    at: datetime
-    until: datetime | None
-    result: R
-
-    def fits(self, key: K, now: datetime) -> bool:
-        return self.at <= now and (self.until is None or now < self.until) and self.key == key
 
 
 @dataclass(slots=True)
@@ -145,16 +130,16 @@ class Controller:
         # Replaced, never changed in place: a pass tells a new history by its identity.
         self._history: dict[str, RelayRecord] = {}
         self._channels = control_channels(self.settings)
-        self._decided: _Memo[HomeAloneInputs, dict[str, RelayState]] | None = None
-        self._interlocks: _Memo[_InterlockKey, _Interlocked] | None = None
+        self._decided: Memo[HomeAloneInputs, dict[str, RelayState]] | None = None
+        self._interlocks: Memo[_InterlockKey, _Interlocked] | None = None
         # Counts the changes of what a pass reads besides the mode state, the readings and the
         # devices: the relays' commanded and observed states and history, the ATN's and the
         # admin's wishes.
         self._inputs_seq = 0
         # A pass that found nothing to do, with what it read: the passes after it find nothing
         # either while those are the same and time alone changes nothing.
-        self._quiet: _Memo[_PassInputs, None] | None = None
-        self._steady: _Memo[None, ModeState] | None = None
+        self._quiet: Memo[_PassInputs, None] | None = None
+        self._steady: Memo[None, ModeState] | None = None
         self._all_ready = False
         house.book.watch(self._channels)
         house.book.on_change = self.stir
@@ -196,30 +181,21 @@ class Controller:
                 due = last + periods * CONTROL_PERIOD_S
                 # Stirs matter only while sleeping past the next boundary: readings of 1 s
                 # channels would otherwise wake the loop every second for nothing.
-                self._stirrable = (due - last) - since > CONTROL_PERIOD_S + _TIME_SLACK_S
-                if loop.time() >= due - _TIME_SLACK_S:
+                self._stirrable = (due - last) - since > CONTROL_PERIOD_S + TIME_SLACK_S
+                if loop.time() >= due - TIME_SLACK_S:
                     break
                 await wake_or_timeout(self._stirred, due - loop.time())
-                if loop.time() >= due - _TIME_SLACK_S:
+                if loop.time() >= due - TIME_SLACK_S:
                     break
             self._stirrable = False
 
     def _periods_to_next_pass(self, since_last_s: float) -> int:
-        """How many periods after the last pass the next one is due, ``since_last_s`` after it:
-        the next boundary, or while the last pass's quiet holds, the first boundary at which
-        time ends it (at most :data:`QUIET_PERIODS_MAX` periods)."""
-        nxt = max(1, math.ceil(since_last_s / CONTROL_PERIOD_S - _TIME_SLACK_S))
         now = self.clock.now()
         if not self._quiet_holds(now):
-            return nxt
+            return periods_to_next_pass(since_last_s, None, now, quiet=False)
         assert self._quiet is not None
-        until = _earliest(self._quiet.until, self._time_deadline(now))
-        if until is None:
-            return max(nxt, QUIET_PERIODS_MAX)
-        ahead_s = since_last_s + (until - now).total_seconds()
-        return max(
-            nxt, min(QUIET_PERIODS_MAX, math.ceil(ahead_s / CONTROL_PERIOD_S - _TIME_SLACK_S))
-        )
+        until = earliest(self._quiet.until, self._time_deadline(now))
+        return periods_to_next_pass(since_last_s, until, now, quiet=True)
 
     async def control_once(self) -> None:
         """One pass: advance modes, decide, interlock, switch. Serialised with requests."""
@@ -471,7 +447,7 @@ class Controller:
     def _step(self, step: Step[ModeState], now: datetime, who: str) -> Step[ModeState]:
         before = self.state
         self.state = step.state
-        if self.state is not before and not _heartbeat_only(before, self.state):
+        if self.state is not before and not heartbeat_only(before, self.state):
             self.stir()
         for note in step.notes:
             log.info("%s", note)
@@ -522,7 +498,7 @@ class Controller:
                 self.house.publish(EventKind.CONTRACT, msg)
         return step
 
-    def _tick(self, now: datetime) -> _Memo[None, ModeState] | None:
+    def _tick(self, now: datetime) -> Memo[None, ModeState] | None:
         """Let time pass on the mode state. Returns the memo of a state that time alone leaves
         as it is from now until its ``until`` (such a state is not ticked again before then),
         or None when the tick moved the state."""
@@ -533,7 +509,7 @@ class Controller:
         self._step(m.tick(before, now, self.settings), now, "time")
         if self.state is not before:
             return None
-        self._steady = _Memo(None, now, m.steady_until(before, now, self.settings), before)
+        self._steady = Memo(None, now, m.steady_until(before, now, self.settings), before)
         return self._steady
 
     def _track_link(self, now: datetime) -> None:
@@ -573,7 +549,7 @@ class Controller:
             )
         if isinstance(msg, Offer | Heartbeat):
             self._send_heartbeat(now, echo=hb.my_digit)
-        if not _heartbeat_only(before, self.state):
+        if not heartbeat_only(before, self.state):
             self.wake()
 
     def _heartbeat(self, now: datetime) -> None:
@@ -630,7 +606,7 @@ class Controller:
             return boss, dict(memo.result)
         desired = decide(inputs, self.settings, now).desired
         until = home_alone_steady_until(inputs, self.settings, now)
-        self._decided = _Memo(inputs, now, until, desired)
+        self._decided = Memo(inputs, now, until, desired)
         return boss, dict(desired)
 
     def _heat_pump_ok(self) -> bool:
@@ -678,7 +654,7 @@ class Controller:
         until = interlocks_steady_until(
             desired, relay_history=self._history, actuators=self.layout.actuators, now=now
         )
-        self._interlocks = _Memo(key, now, until, result)
+        self._interlocks = Memo(key, now, until, result)
         return result
 
     def _pass_inputs(self) -> _PassInputs:
@@ -695,14 +671,11 @@ class Controller:
 
     def _decision_state(self) -> ModeState:
         """The mode state without the contract's heartbeat bookkeeping (see
-        :func:`_heartbeat_only`): what a pass decides from."""
+        :func:`~scada.actors.pass_schedule.heartbeat_only`): what a pass decides from."""
         state = self.state
         view = self._view
         if view is None or view[0] is not state:
-            c = state.contract
-            if c is not None:
-                c = replace(c, last_heard=c.start, atn_digit=None, my_digit=None, echo_misses=0)
-            view = self._view = (state, replace(state, contract=c))
+            view = self._view = (state, decision_view(state))
         return view[1]
 
     def _quiet_holds(self, now: datetime) -> bool:
@@ -728,7 +701,7 @@ class Controller:
             recent = [t for t in (sent, c.last_heard) if t is not None]
             # Due once *more* than a period has passed (see _heartbeat).
             times.append(max(recent) + _HEARTBEAT_PERIOD + _INSTANT)
-        deadline = _earliest(*times)
+        deadline = earliest(*times)
         self._deadline = (state, sent, deadline)
         return deadline
 
@@ -742,9 +715,9 @@ class Controller:
             times.append(self._decided.until)
         if self._interlocks is not None:
             times.append(self._interlocks.until)
-        return _earliest(*times)
+        return earliest(*times)
 
-    async def _apply(self, now: datetime, *, steady: _Memo[None, ModeState] | None = None) -> None:
+    async def _apply(self, now: datetime, *, steady: Memo[None, ModeState] | None = None) -> None:
         """Carry out what the boss wants, interlocked. ``steady``: from a control pass, the
         memo of a mode state that time alone leaves as it is; if that is still the state and
         the pass switches nothing, the pass is remembered as quiet."""
@@ -778,7 +751,7 @@ class Controller:
                     log.warning("%s %s by %s failed: %s", node, state.value, source.value, reason)
             if inputs is not None and steady is not None:
                 until = self._quiet_until(now, source)
-                self._quiet = _Memo(inputs, now, until, None)
+                self._quiet = Memo(inputs, now, until, None)
 
     def _actor_ready(self, relay: _Relay) -> bool:
         actor = self._actors.get(relay.spec.device)
@@ -893,36 +866,6 @@ class Controller:
     def _send_up(self, msg: WireMessage) -> None:
         if self.uplink is not None and self.uplink.broker_state is LinkState.UP:
             self.uplink.send(msg)
-
-
-def _earliest(*times: datetime | None) -> datetime | None:
-    return min((t for t in times if t is not None), default=None)
-
-
-def _heartbeat_only(before: ModeState, after: ModeState) -> bool:
-    """True when ``after`` differs from ``before`` only in the contract's heartbeat bookkeeping:
-    when the ATN was last heard, the digits and the count of missed echoes.
-
-    Such a change decides nothing: the boss, the mode and the wishes are as they were, and the
-    state's deadlines (silence, lapse) only move later. So it needs no pass of its own, and a
-    quiet pass's deadline taken before it is early, never late."""
-    cb, ca = before.contract, after.contract
-    return (
-        cb is not None
-        and ca is not None
-        and cb.contract_id == ca.contract_id
-        and cb.status is ca.status
-        and cb.status_since == ca.status_since
-        and cb.start == ca.start
-        and cb.duration_s == ca.duration_s
-        and cb.cause == ca.cause
-        and cb.terminated_by is ca.terminated_by
-        and before.phase is after.phase
-        and before.since == after.since
-        and before.hold == after.hold
-        and before.link_up is after.link_up
-        and before.link_since == after.link_since
-    )
 
 
 def _hold_msg(hold: Hold, mode: Mode) -> HoldState:

@@ -1,5 +1,5 @@
 """Which changes of the mode state a control pass may ignore: the contract's heartbeat
-bookkeeping alone (``_heartbeat_only`` in :mod:`scada.actors.controller`).
+bookkeeping alone (``heartbeat_only`` in :mod:`scada.actors.pass_schedule`).
 
 The controller skips the pass an ATN heartbeat would otherwise cost, trusting that nothing else
 changed. It compares field by field, so a field added to ``Contract`` or ``ModeState`` later
@@ -13,7 +13,7 @@ import enum
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from scada.actors.controller import _heartbeat_only
+from scada.actors.pass_schedule import heartbeat_only
 from scada.control.contract import Contract
 from scada.control.hold import Hold
 from scada.control.modes import ModeState, Phase
@@ -73,7 +73,7 @@ def test_only_the_heartbeat_bookkeeping_of_the_contract_goes_unseen() -> None:
         after = dataclasses.replace(
             STATE, contract=dataclasses.replace(CONTRACT, **_change(f.name, changed))
         )
-        assert _heartbeat_only(STATE, after) is (f.name in BOOKKEEPING), f.name
+        assert heartbeat_only(STATE, after) is (f.name in BOOKKEEPING), f.name
 
 
 def test_every_change_of_the_mode_state_itself_is_seen() -> None:
@@ -83,11 +83,11 @@ def test_every_change_of_the_mode_state_itself_is_seen() -> None:
         value = getattr(STATE, f.name)
         changed = HOLD if value is None else _other(value)
         after = dataclasses.replace(STATE, **_change(f.name, changed))
-        assert not _heartbeat_only(STATE, after), f.name
+        assert not heartbeat_only(STATE, after), f.name
 
 
 def test_a_new_or_lost_contract_is_seen() -> None:
     other = dataclasses.replace(CONTRACT, contract_id="c-2")
-    assert not _heartbeat_only(STATE, dataclasses.replace(STATE, contract=other))
-    assert not _heartbeat_only(STATE, dataclasses.replace(STATE, contract=None))
-    assert not _heartbeat_only(dataclasses.replace(STATE, contract=None), STATE)
+    assert not heartbeat_only(STATE, dataclasses.replace(STATE, contract=other))
+    assert not heartbeat_only(STATE, dataclasses.replace(STATE, contract=None))
+    assert not heartbeat_only(dataclasses.replace(STATE, contract=None), STATE)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from scada.actors.controller import CONTROL_PERIOD_S, HEARTBEAT_PERIOD_S
+from scada.actors.controller import HEARTBEAT_PERIOD_S
+from scada.actors.pass_schedule import CONTROL_PERIOD_S
 from scada.protocol import (
     ActuatorCommand,
     CommandOutcome,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scada.actors.controller import CONTROL_PERIOD_S
+from scada.actors.pass_schedule import CONTROL_PERIOD_S
 from scada.protocol import (
     CommandOutcome,
     CommandResult,

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from scada.actors.controller import CONTROL_PERIOD_S
+from scada.actors.pass_schedule import CONTROL_PERIOD_S
 from scada.protocol import CommandOutcome, CommandResult, RelayState, SetRelay, TakeHold
 from tests.runtime.harness import BOARD, HW25, PUMP, Rig, house_layout, run_scenario
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from scada.actors.controller import CONTROL_PERIOD_S
+from scada.actors.pass_schedule import CONTROL_PERIOD_S
 from scada.protocol import (
     CommandOutcome,
     CommandResult,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from scada.actors import controller
+from scada.actors import pass_schedule
 from sim.walkthroughs import Options, WalkReport, Walkthrough, run, run_named
 from sim.walkthroughs.record import Record
 from sim.walkthroughs.spec import Fidelity, ProblemSeen
@@ -53,6 +53,6 @@ def test_skipped_passes_and_reused_decisions_change_nothing(
 ) -> None:
     quick = _run(which)
     assert quick.ok, quick.error
-    monkeypatch.setattr(controller._Memo, "fits", lambda *_: False)
+    monkeypatch.setattr(pass_schedule.Memo, "fits", lambda *_: False)
     full = _run(which)
     assert _seen(quick.record) == _seen(full.record)
