@@ -553,16 +553,23 @@ class Controller:
             self.wake()
 
     def _heartbeat(self, now: datetime) -> None:
+        due = self._own_heartbeat_due(self.state, self._last_heartbeat_sent)
+        if due is None or now < due:
+            return
         c = self.state.contract
-        if c is None or c.status is not ContractStatus.ACTIVE or self.uplink is None:
-            return
-        recent = [t for t in (self._last_heartbeat_sent, c.last_heard) if t is not None]
-        # Each ATN heartbeat is answered at once; this one is only for a quiet ATN. Only once
-        # *more* than a period has passed: at exactly one period the ATN's own heartbeat is due
-        # (both run on 30 s), and beating first would double every exchange.
-        if recent and (now - max(recent)).total_seconds() <= HEARTBEAT_PERIOD_S:
-            return
+        assert c is not None
         self._send_heartbeat(now, echo=c.atn_digit)
+
+    def _own_heartbeat_due(self, state: ModeState, sent: datetime | None) -> datetime | None:
+        """When the SCADA beats on its own, for a quiet ATN (each ATN heartbeat is answered at
+        once): once *more* than a period has passed since the last heartbeat either way. At
+        exactly one period the ATN's own is due (both run on 30 s), and beating first would
+        double every exchange. ``None``: no active contract, or no uplink."""
+        c = state.contract
+        if c is None or c.status is not ContractStatus.ACTIVE or self.uplink is None:
+            return None
+        last = c.last_heard if sent is None else max(sent, c.last_heard)
+        return last + _HEARTBEAT_PERIOD + _INSTANT
 
     def _send_heartbeat(self, now: datetime, *, echo: int | None) -> None:
         contract = self.contract_msg()
@@ -695,13 +702,9 @@ class Controller:
         cached = self._deadline
         if cached is not None and cached[0] is state and cached[1] == sent:
             return cached[2]
-        times = [m.steady_until(state, now, self.settings)]
-        c = state.contract
-        if c is not None and c.status is ContractStatus.ACTIVE and self.uplink is not None:
-            recent = [t for t in (sent, c.last_heard) if t is not None]
-            # Due once *more* than a period has passed (see _heartbeat).
-            times.append(max(recent) + _HEARTBEAT_PERIOD + _INSTANT)
-        deadline = earliest(*times)
+        deadline = earliest(
+            m.steady_until(state, now, self.settings), self._own_heartbeat_due(state, sent)
+        )
         self._deadline = (state, sent, deadline)
         return deadline
 

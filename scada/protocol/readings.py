@@ -122,7 +122,7 @@ class ChannelSeries(WirePart):
             channel=channel,
             unit=unit,
             values=tuple(v for _, v in readings),
-            offsets_ms=tuple((t - slot_start) // _MS for t, _ in readings),  # as offset_ms
+            offsets_ms=tuple(offset_ms(t, slot_start) for t, _ in readings),
         )
 
     def read_times(self, slot_start: datetime) -> tuple[datetime, ...]:

@@ -463,10 +463,10 @@ class SimulatedAtn:
             self._heartbeat_in(msg, now)
         elif isinstance(msg, Status):
             self.readings.from_status(msg)
-            self._ack(msg.id, now)
+            self._ack(msg.id)
             self._dispatch_wake.set()
         elif isinstance(msg, ProblemEvent | AggregateReport):
-            self._ack(msg.id, now)
+            self._ack(msg.id)
         elif isinstance(msg, Snapshot):
             self.readings.from_snapshot(msg)
             self.scada_mode = msg.mode
@@ -476,7 +476,7 @@ class SimulatedAtn:
         elif isinstance(msg, PowerReading):
             self.power_w[msg.channel] = msg.power_w
 
-    def _ack(self, message_id: str, _now: datetime) -> None:
+    def _ack(self, message_id: str) -> None:
         """Acknowledge ``message_id`` with the rest of its burst: the acks of the messages
         handled in one go (a backlog arrives hundreds at a time) leave as one :class:`Ack`,
         once the burst is handled."""

@@ -13,7 +13,7 @@ import enum
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from scada.actors.pass_schedule import heartbeat_only
+from scada.actors.pass_schedule import decision_view, heartbeat_only
 from scada.control.contract import Contract
 from scada.control.hold import Hold
 from scada.control.modes import ModeState, Phase
@@ -91,3 +91,15 @@ def test_a_new_or_lost_contract_is_seen() -> None:
     assert not heartbeat_only(STATE, dataclasses.replace(STATE, contract=other))
     assert not heartbeat_only(STATE, dataclasses.replace(STATE, contract=None))
     assert not heartbeat_only(dataclasses.replace(STATE, contract=None), STATE)
+
+
+def test_states_differing_in_heartbeat_bookkeeping_alone_decide_the_same() -> None:
+    heard = dataclasses.replace(
+        CONTRACT, last_heard=T + timedelta(seconds=30), atn_digit=7, my_digit=1
+    )
+    assert decision_view(STATE) == decision_view(dataclasses.replace(STATE, contract=heard))
+    assert decision_view(STATE) != decision_view(
+        dataclasses.replace(STATE, phase=Phase.REMOTE_GRACE)
+    )
+    ended = dataclasses.replace(CONTRACT, status=ContractStatus.ENDED)
+    assert decision_view(STATE) != decision_view(dataclasses.replace(STATE, contract=ended))

@@ -4,18 +4,13 @@ or after its deadline."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from scada.actors.pass_schedule import (
     CONTROL_PERIOD_S,
     QUIET_PERIODS_MAX,
-    decision_view,
     periods_to_next_pass,
 )
-from scada.control.contract import Contract
-from scada.control.modes import ModeState, Phase
-from scada.protocol.enums import ContractStatus
 
 NOW = datetime(2024, 1, 8, 5, 0, tzinfo=UTC)
 P = CONTROL_PERIOD_S
@@ -45,23 +40,3 @@ def test_quiet_without_deadline_or_far_off_still_passes_after_the_safety_period(
     # woken late, past the safety period: still the next boundary, never one already gone
     late = (QUIET_PERIODS_MAX + 1) * P + 1
     assert periods_to_next_pass(late, None, NOW, quiet=True) == QUIET_PERIODS_MAX + 2
-
-
-def test_states_differing_in_heartbeat_bookkeeping_alone_decide_the_same() -> None:
-    contract = Contract(
-        contract_id="c-1",
-        start=NOW,
-        duration_s=3600.0,
-        status=ContractStatus.ACTIVE,
-        status_since=NOW,
-        last_heard=NOW,
-        cause="accepted",
-        atn_digit=3,
-        my_digit=4,
-    )
-    state = ModeState(phase=Phase.REMOTE, since=NOW, contract=contract, link_up=True)
-    heard = replace(contract, last_heard=NOW + timedelta(seconds=30), atn_digit=7, my_digit=1)
-    assert decision_view(state) == decision_view(replace(state, contract=heard))
-    assert decision_view(state) != decision_view(replace(state, phase=Phase.REMOTE_GRACE))
-    ended = replace(contract, status=ContractStatus.ENDED)
-    assert decision_view(state) != decision_view(replace(state, contract=ended))
