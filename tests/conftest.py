@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 if TYPE_CHECKING:
     from tests.soak.background import BackgroundSoak
@@ -18,9 +18,17 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 HOUSES = ROOT / "input_data" / "houses"
 
+# No "explain" phase: on Python 3.11 it traces every line with sys.settrace, which turned one
+# shrunk failure into a 120 s timeout that hid the falsifying example.
 settings.register_profile(
-    "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+    "ci",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
 )
+# HYPOTHESIS_PROFILE=deep: twenty times the examples, for hunting rare cases before a release.
+settings.register_profile("deep", parent=settings.get_profile("ci"), max_examples=2000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
