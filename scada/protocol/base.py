@@ -20,6 +20,7 @@ Contracts:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Final
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -76,7 +77,7 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def check_unique(names: list[str], what: str) -> None:
+def check_unique(names: Sequence[str], what: str) -> None:
     """Raise ``ValueError`` naming the duplicates if ``names`` repeats any (for validators)."""
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})

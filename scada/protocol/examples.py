@@ -150,13 +150,13 @@ def example_aggregate() -> AggregateReport:
         )
         for i in range(4)
     )
-    return AggregateReport(
+    return AggregateReport.of(
         id=example_id(2),
         house_alias=HOUSE,
         scada_alias=SCADA,
         period_start=T0,
         period_s=3600,
-        channels=aggregates,
+        aggregates=aggregates,
     )
 
 

@@ -135,11 +135,20 @@ class Periods:
         start = to_us(report.period_start)
         key = (report.house_alias, report.scada_alias, self._start(start))
         self._cover(key[0], key[1], start, start + 1)
-        for c in report.channels:
-            acc = ChannelAcc(
-                c.count, [(c.mean, c.count)], c.min, c.max, c.last, to_us(c.last_read_at)
-            )
-            self._fold(key, c.channel, c.unit, acc)
+        columns = zip(
+            report.channels,
+            report.units,
+            report.counts,
+            report.means,
+            report.mins,
+            report.maxs,
+            report.lasts,
+            report.last_offsets_ms,
+            strict=True,
+        )
+        for channel, unit, count, mean, lo, hi, last, ms in columns:
+            acc = ChannelAcc(count, [(mean, count)], lo, hi, last, start + ms * 1000)
+            self._fold(key, channel, unit, acc)
 
     def add_digest(self, digest: str) -> None:
         """A stored digest (see :func:`digest_text`); raises ``ValueError`` if it is malformed,
@@ -179,17 +188,7 @@ class Periods:
             variants = max((len(v) for v in by_channel.values()), default=1)
             for k in range(variants):
                 chosen = [(ch, vs[k]) for ch, vs in by_channel.items() if k < len(vs)]
-                # one validation of plain data: much faster than a model per channel
-                report = AggregateReport.model_validate(
-                    {
-                        "id": new_id(),
-                        "house_alias": key[0],
-                        "scada_alias": key[1],
-                        "period_start": from_us(key[2]),
-                        "period_s": self.period_s,
-                        "channels": [_channel_data(ch, unit, acc) for ch, (unit, acc) in chosen],
-                    }
-                )
+                report = _report(new_id(), key, self.period_s, chosen)
                 out.append((report, digest_text(key, [(ch, u, a) for ch, (u, a) in chosen])))
         return out
 
@@ -230,17 +229,29 @@ def _acc(values: list[float], times: list[int]) -> ChannelAcc:
     return _new_acc(values, values[i], times[i])
 
 
-def _channel_data(channel: str, unit: str, acc: ChannelAcc) -> dict[str, Any]:
-    return {
-        "channel": channel,
-        "unit": unit,
-        "count": acc.count,
-        "min": acc.min,
-        "mean": acc.mean,
-        "max": acc.max,
-        "last": acc.last,
-        "last_read_at": from_us(acc.last_us),
-    }
+def _report(
+    mid: str, key: PeriodKey, period_s: int, chosen: list[tuple[str, tuple[str, ChannelAcc]]]
+) -> AggregateReport:
+    """The report of one period's ``chosen`` (channel, (unit, aggregate)) pairs, validated
+    once from plain columns (read times are whole milliseconds, as statuses carry them)."""
+    accs = [acc for _, (_, acc) in chosen]
+    return AggregateReport.model_validate(
+        {
+            "id": mid,
+            "house_alias": key[0],
+            "scada_alias": key[1],
+            "period_start": from_us(key[2]),
+            "period_s": period_s,
+            "channels": [ch for ch, _ in chosen],
+            "units": [unit for _, (unit, _) in chosen],
+            "counts": [a.count for a in accs],
+            "mins": [a.min for a in accs],
+            "means": [a.mean for a in accs],
+            "maxs": [a.max for a in accs],
+            "lasts": [a.last for a in accs],
+            "last_offsets_ms": [(a.last_us - key[2]) // 1000 for a in accs],
+        }
+    )
 
 
 def _entry(key: PeriodKey, channels: Iterable[tuple[str, str, ChannelAcc]]) -> dict[str, Any]:

@@ -69,9 +69,9 @@ def test_encoding_is_compact_json_object_with_type_first(msg: WireMessage) -> No
     assert not data.endswith(b"\n")
     obj = json.loads(data)
     assert list(obj)[:2] == ["type", "version"]
-    # every message is at version 1 but the status (read times became offsets) and the ack
-    # (many ids at once)
-    assert obj["version"] == (2 if msg.type in {"status", "ack"} else SCHEMA_VERSION)
+    # every message is at version 1 but the status (read times became offsets), the aggregate
+    # (columns) and the ack (many ids at once)
+    assert obj["version"] == (2 if msg.type in {"status", "aggregate", "ack"} else SCHEMA_VERSION)
     assert data == json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 

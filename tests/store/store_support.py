@@ -261,7 +261,7 @@ def aggregates_of(payloads: list[bytes], period_s: int) -> dict[tuple[datetime, 
     for raw in payloads:
         msg = decode(raw)
         if isinstance(msg, AggregateReport) and msg.period_s == period_s:
-            for c in msg.channels:
+            for c in msg.aggregates():
                 key = (msg.period_start, c.channel)
                 assert key not in out, f"two aggregates of {key}"
                 out[key] = Expected(c.count, c.mean, c.min, c.max, c.last, c.last_read_at)

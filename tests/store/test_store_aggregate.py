@@ -123,6 +123,6 @@ def test_huge_values_do_not_overflow_the_mean() -> None:
     p = Periods(300)
     p.add_digest(status_digest(s, 300))
     [(report, _)] = p.reports(new_id)
-    [c] = report.channels
+    [c] = report.aggregates()
     assert math.isfinite(c.mean)
     assert math.isclose(c.mean, (big / 3) * 2, rel_tol=1e-12)

@@ -125,7 +125,7 @@ def test_kill_during_compaction_keeps_every_reading_somewhere(
             if isinstance(msg, Status):
                 readings += sum(len(c.values) for c in msg.channels)
             elif isinstance(msg, AggregateReport):
-                readings += sum(c.count for c in msg.channels)
+                readings += sum(msg.counts)
     assert readings == sum(sum(len(c.values) for c in s.channels) for s in statuses)
 
 

@@ -223,7 +223,7 @@ def test_a_merge_never_reuses_an_id_nor_touches_an_in_flight_aggregate(
         assert merged.id not in {hour.id, rest.id}  # new content, new id
         msg = decode(merged.payload)
         assert isinstance(msg, AggregateReport)
-        assert [c.count for c in msg.channels] == [10, 10]
+        assert list(msg.counts) == [10, 10]
 
 
 def test_the_catch_up_is_spread_over_calls(path: Path, clock: ManualClock) -> None:
@@ -267,11 +267,11 @@ def test_a_unit_change_is_never_averaged_across(path: Path, clock: ManualClock) 
             store.put(s)
         store.compact(T0 + 2 * DAY)
         msgs = [decode(p) for p in _everything(store)]
-    units = sorted({c.unit for m in msgs if isinstance(m, AggregateReport) for c in m.channels})
+    units = sorted({c.unit for m in msgs if isinstance(m, AggregateReport) for c in m.aggregates()})
     assert units == ["degC", "degF"]
     assert len(msgs) == 2
     counts = sorted(
-        (c.unit, c.count) for m in msgs if isinstance(m, AggregateReport) for c in m.channels
+        (c.unit, c.count) for m in msgs if isinstance(m, AggregateReport) for c in m.aggregates()
     )
     assert counts == [("degC", 3), ("degC", 3), ("degF", 1), ("degF", 1)]
 
@@ -307,7 +307,7 @@ def test_the_last_value_is_the_latest_read_and_the_later_one_on_a_tie(
         [raw] = _everything(store)
     msg = decode(raw)
     assert isinstance(msg, AggregateReport)
-    [c] = msg.channels
+    [c] = msg.aggregates()
     assert (c.count, c.min, c.max, c.mean, c.last) == (4, 1.0, 5.0, 2.75, 2.0)
     assert c.last_read_at == t + timedelta(seconds=60)
 
@@ -336,7 +336,7 @@ def test_an_aggregate_put_from_outside_merges_by_its_payload(
         store.compact(T0 + 9 * DAY)
         [hour] = [decode(p) for p in _everything(store)]
     assert isinstance(hour, AggregateReport)
-    assert (hour.period_s, [c.count for c in hour.channels]) == (3600, [10, 10])
+    assert (hour.period_s, list(hour.counts)) == (3600, [10, 10])
     want = reference([base, _status(T0 + FIVE, n=1)], 3600)
     assert_same(aggregates_of([encode(hour)], 3600), want)
 
