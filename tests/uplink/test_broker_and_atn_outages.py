@@ -85,7 +85,6 @@ def test_broker_killed_for_two_hours(broker: Mosquitto, tmp_path: Path) -> None:
             await until(lambda: len(produced(house)) >= 2, within_s=900, what="two statuses")
             await until(lambda: house.pending() == 0, within_s=300, what="outbox drained")
             before = {s.id for s in produced(house)}
-            received_before = len(house.received_statuses())
             broker.kill()
             loop = asyncio.get_running_loop()
             killed_at = loop.time()
@@ -93,7 +92,10 @@ def test_broker_killed_for_two_hours(broker: Mosquitto, tmp_path: Path) -> None:
             gap = [s for s in produced(house) if s.id not in before]
             assert len(gap) >= 23, f"only {len(gap)} statuses in two hours"
             assert house.pending() >= len(gap), "the gap's statuses are not waiting in the store"
-            assert len(house.received_statuses()) == received_before
+            # Nothing made during the outage got through. (A message already in the ATN's socket
+            # at the kill, such as a resend of an acknowledged status, may still be read.)
+            gap_ids = {s.id for s in gap}
+            assert not [s for s in house.received_statuses() if s.id in gap_ids]
             broker.restart()
             await until(lambda: house.mode == "remote", within_s=1800, what="RemoteControl again")
             await until(lambda: all_arrived(house), within_s=3600, what="backlog uploaded")
