@@ -96,7 +96,10 @@ class SimulatedAtn:
         heartbeat_s: period of the ATN's heartbeats (keep it well under the SCADA's
             ``heartbeat_timeout_s``).
         command_period_s: every actuator is ordered again this often (half the TTL: one
-            lost refresh leaves the order standing until the next).
+            lost refresh leaves the order standing until the next). Ten minutes: a refresh
+            is only a lease renewal (the SCADA confirms an order already in force without
+            touching the bus), and the contract's 30 s heartbeats, not the orders' TTL, are
+            what notices a dead ATN; a shorter period would only multiply the traffic.
         command_ttl_s: commands expire this long after they are issued.
         snapshot_period_s: a snapshot is requested this often.
         reply_timeout_s: an offer or heartbeat the SCADA does not answer within this long
@@ -115,8 +118,8 @@ class SimulatedAtn:
         *,
         contract_minutes: float = 60,
         heartbeat_s: float = 30,
-        command_period_s: float = 300,
-        command_ttl_s: float = 600,
+        command_period_s: float = 600,
+        command_ttl_s: float = 1200,
         snapshot_period_s: float = 600,
         reply_timeout_s: float = 10,
         reading_max_age_s: float = 900,

@@ -11,8 +11,8 @@ class AtnTiming:
 
     contract_s: int = 3600
     heartbeat_s: float = 30.0
-    command_period_s: float = 300.0
-    command_ttl_s: float = 600.0
+    command_period_s: float = 600.0
+    command_ttl_s: float = 1200.0
     snapshot_period_s: float = 600.0
     reply_timeout_s: float = 10.0
     reading_max_age_s: float = 900.0

@@ -97,22 +97,22 @@ def test_statuses_every_five_minutes_are_acked() -> None:
     run_virtual(body)
 
 
-def test_commands_expire_and_are_sent_again_every_few_minutes() -> None:
+def test_commands_expire_and_are_sent_again_every_ten_minutes() -> None:
     async def body() -> None:
         async with rig(values={**WARM_TANK, **COLD_ROOM}) as r:
-            await r.run_for(16 * 60)
+            await r.run_for(31 * 60)
             cmds = r.atn.log.of_type(ActuatorCommand, sent=True)
             by_target: dict[str, list[datetime]] = defaultdict(list)
             for c in cmds:
                 assert c.source.value == "atn"
                 assert c.expires_at is not None
-                assert (c.expires_at - c.issued_at).total_seconds() == 600
+                assert (c.expires_at - c.issued_at).total_seconds() == 1200
                 by_target[c.target].append(c.issued_at)
             assert set(by_target) == {HP, CIRC, ELT}
             for times in by_target.values():
                 gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
                 assert len(times) >= 4
-                assert max(gaps) <= 300
+                assert max(gaps) <= 600
             # Each was answered and obeyed, but for the compressor's minimum off time after the
             # start: that refusal is retried every heartbeat period until the heat pump runs.
             results = r.atn.results
