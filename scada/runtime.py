@@ -93,7 +93,7 @@ class Runtime:
             self.forwarder = Forwarder(
                 store, uplink, clock, may_send=lambda: ctl.state.mode is Mode.REMOTE
             )
-            ctl.forwarder = self.forwarder
+            ctl.atn.forwarder = self.forwarder
         listen = getattr(uplink, "add_state_listener", None)
         if listen is not None:
             ctl, forwarder, watch = self.controller, self.forwarder, self.link_watch
@@ -129,7 +129,7 @@ class Runtime:
         if self.forwarder is not None:
             self.supervisor.add("forwarder", self.forwarder.run)
         if uplink is not None:
-            self.supervisor.add("uplink", lambda: uplink.run(self.controller.on_uplink))
+            self.supervisor.add("uplink", lambda: uplink.run(self.controller.atn.on_uplink))
             self.supervisor.add("link-watch", self.link_watch.run)
         for name, fn in (extra_actors or {}).items():
             self.supervisor.add(name, fn)
@@ -191,7 +191,7 @@ class Runtime:
     def _deliver_status(self, status: Status) -> None:
         self.statuses.append(status)
         del self.statuses[:-RECENT_STATUSES]
-        self.controller.status_ready(status)
+        self.controller.atn.status_ready(status)
 
     def _actor_restarted(self, name: str, exc: BaseException, backoff_s: float) -> None:
         self.house.problem(

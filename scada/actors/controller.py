@@ -1,23 +1,22 @@
 """The controller actor: joins the pure control core to the relays, the uplink and the consoles.
 
 Every :data:`CONTROL_PERIOD_S` (at once after any request, and not at all while nothing it
-reads changes) it advances the mode machine,
-asks the current boss what each actuator should do (home-alone strategy, the ATN's latest
-commands, or the installer's under an admin hold), runs the interlocks over that, and switches
-the relays whose state differs, confirming each by read-back. Requests (set relay, hold, mode)
-are answered with the pure core's refusal reasons; every one lands in the audit log.
+reads changes) it advances the mode machine, asks the current boss what each actuator should
+do (home-alone strategy, the ATN's latest commands, or the installer's under an admin hold),
+runs the interlocks over that, and switches the relays whose state differs, confirming each by
+read-back. Requests (set relay, hold, mode) are answered with the pure core's refusal reasons;
+every one lands in the audit log. It owns the mode state; its conversation with the ATN is
+:mod:`scada.actors.uplink_side`, which steps that state through :meth:`Controller.step`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from scada.actors.forwarder import Forwarder
 from scada.actors.house import HouseState
 from scada.actors.pass_schedule import (
     CONTROL_PERIOD_S,
@@ -29,19 +28,14 @@ from scada.actors.pass_schedule import (
     periods_to_next_pass,
 )
 from scada.actors.relays import RelayActor
+from scada.actors.uplink_side import UplinkSide
 from scada.clock import RANK_CONTROL, TIMER_RANK, wake_or_timeout
 from scada.control import (
-    Accept,
-    ContractMessage,
-    End,
-    Heartbeat,
     HomeAloneInputs,
     ModeState,
-    Offer,
     Override,
     RelayRecord,
     Step,
-    Terminate,
     apply_interlocks,
     authorize,
     decide,
@@ -53,11 +47,9 @@ from scada.control.inputs import control_channels
 from scada.control.interlocks import steady_until as interlocks_steady_until
 from scada.layout import Actuator
 from scada.link.base import Uplink
-from scada.protocol.base import WireMessage, new_id
+from scada.protocol.base import new_id
 from scada.protocol.commands import ActuatorCommand, CommandResult
 from scada.protocol.control import (
-    ContractHeartbeat,
-    DispatchContract,
     HoldEnded,
     HoldState,
     ModeChanged,
@@ -65,7 +57,6 @@ from scada.protocol.control import (
 from scada.protocol.enums import (
     CommandOutcome,
     CommandSource,
-    ContractStatus,
     DeviceHealthState,
     EventKind,
     HoldEndReason,
@@ -74,19 +65,12 @@ from scada.protocol.enums import (
     ProblemKind,
     RelayState,
     Severity,
-    Side,
 )
-from scada.protocol.events import ProblemEvent
-from scada.protocol.readings import PowerReading, Status
-from scada.protocol.snapshot import ActuatorSnapshot
-from scada.protocol.uplink import Ack, SnapshotRequest
+from scada.protocol.snapshot import ActuatorSnapshot, Snapshot
 
 log = logging.getLogger("scada.controller")
 
-HEARTBEAT_PERIOD_S = 30.0
 ATN_COMMAND_TTL_S = 300.0
-_HEARTBEAT_PERIOD = timedelta(seconds=HEARTBEAT_PERIOD_S)
-_INSTANT = timedelta(microseconds=1)  # the resolution of datetime: "just after"
 
 
 _PassInputs = tuple[ModeState, int, int, bool, int]
@@ -118,9 +102,8 @@ class Controller:
         self.layout = house.layout
         self.settings = house.layout.control
         self.clock = house.clock
-        self.uplink = uplink
-        #: Store-and-forward for statuses and problems (None: sent live, only in RemoteControl).
-        self.forwarder: Forwarder | None = None
+        #: The conversation with the ATN: contract heartbeats, its commands, data going up.
+        self.atn = UplinkSide(self, house, uplink)
         self._actors = relay_actors
         self.state: ModeState = m.initial(self.clock.now())
         self.relays: dict[str, _Relay] = {
@@ -152,14 +135,10 @@ class Controller:
         self._pass_now = False
         self._stirrable = False  # sleeping past the next period boundary
         self._view: tuple[ModeState, ModeState] | None = None
-        self._contract_msg: DispatchContract | None = None
         self._deadline: tuple[ModeState, datetime | None, datetime | None] | None = None
         self._apply_lock = asyncio.Lock()
         self._link_was = LinkState.NOT_CONFIGURED
-        self._last_heartbeat_sent: datetime | None = None
         house.on_coil = self._coil_observed
-        house.on_power = self._power
-        house.on_problem = self._problem
 
     # ------------------------------------------------------------------- loop
     async def run(self) -> None:
@@ -200,12 +179,12 @@ class Controller:
     async def control_once(self) -> None:
         """One pass: advance modes, decide, interlock, switch. Serialised with requests."""
         now = self.clock.now()
-        self._track_link(now)
+        self.track_link(now)
         if self._quiet_holds(now):
             return
         self._quiet = None
         steady = self._tick(now)
-        self._heartbeat(now)
+        self.atn.beat_if_due(now)
         await self._apply(now, steady=steady)
 
     def wake(self) -> None:
@@ -266,7 +245,7 @@ class Controller:
         if relay is not None:
             relay.last_command = cmd
         if refusal is not None:
-            result = self._result(cmd, CommandOutcome.REFUSED, refusal.reason)
+            result = self.record_result(cmd, CommandOutcome.REFUSED, refusal.reason)
             self.house.record_audit(who, "set_relay", cmd.target, "refused", refusal.reason)
             return result, False
         assert relay is not None
@@ -275,7 +254,7 @@ class Controller:
         )
         forced = next((o for o in overrides if o.node == cmd.target), None)
         if forced is not None:
-            result = self._result(
+            result = self.record_result(
                 cmd, CommandOutcome.REFUSED, forced.reason, interlock=forced.interlock.value
             )
             self.house.record_audit(who, "set_relay", cmd.target, "refused", forced.reason)
@@ -304,7 +283,7 @@ class Controller:
             outcome, reason = CommandOutcome.CONFIRMED, None
         else:
             outcome, reason = await self._switch(cmd.target, want, now, on_behalf_of=cmd.source)
-        result = self._result(cmd, outcome, reason)
+        result = self.record_result(cmd, outcome, reason)
         self.house.record_audit(
             who, f"set_relay {cmd.state.value}", cmd.target, outcome.value, reason
         )
@@ -318,7 +297,7 @@ class Controller:
 
     def _take_hold(self, operator: str, minutes: float) -> Step[ModeState]:
         now = self.clock.now()
-        step = self._step(
+        step = self.step(
             m.take_hold(self.state, operator, minutes * 60.0, now, self.settings), now, operator
         )
         self.house.record_audit(
@@ -336,9 +315,7 @@ class Controller:
 
     def keep_alive(self, operator: str) -> Step[ModeState]:
         now = self.clock.now()
-        step = self._step(
-            m.keep_hold_alive(self.state, operator, now, self.settings), now, operator
-        )
+        step = self.step(m.keep_hold_alive(self.state, operator, now, self.settings), now, operator)
         if not step.ok:
             self.house.record_audit(operator, "keep_alive_hold", None, "refused", _why(step))
         elif step.state.hold is not None:
@@ -353,7 +330,7 @@ class Controller:
 
     def _release_hold(self, operator: str) -> Step[ModeState]:
         now = self.clock.now()
-        step = self._step(m.release_hold(self.state, operator, now, self.settings), now, operator)
+        step = self.step(m.release_hold(self.state, operator, now, self.settings), now, operator)
         self.house.record_audit(operator, "release_hold", None, _outcome(step), _why(step))
         self.wake()
         return step
@@ -364,77 +341,17 @@ class Controller:
 
     def _set_mode(self, mode: Mode, operator: str) -> Step[ModeState]:
         now = self.clock.now()
-        step = self._step(m.set_mode(self.state, operator, mode, now, self.settings), now, operator)
+        step = self.step(m.set_mode(self.state, operator, mode, now, self.settings), now, operator)
         self.house.record_audit(
             operator, f"set_mode {mode.value}", None, _outcome(step), _why(step)
         )
         self.wake()
         return step
 
-    # ------------------------------------------------------------------ uplink
-    async def on_uplink(self, msg: WireMessage) -> None:
-        """A message from the ATN. Anything unexpected is logged and answered, never raised."""
-        now = self.clock.now()
-        # A message through the link proves it is up: note that before the message itself, so
-        # a heartbeat arriving right after an outage counts as the fresh heartbeat it is.
-        self._track_link(now)
-        if isinstance(msg, ContractHeartbeat):
-            self._contract_in(msg, now)
-        elif isinstance(msg, ActuatorCommand):
-            if msg.source is not CommandSource.ATN:
-                result = self._result(
-                    msg,
-                    CommandOutcome.REFUSED,
-                    f"uplink commands come from the atn, not {msg.source.value}",
-                )
-            else:
-                result = await self.command(msg, who="atn")
-            self._send_up(result)
-        elif isinstance(msg, Ack):
-            if self.forwarder is not None:
-                for message_id in msg.message_ids:
-                    self.forwarder.ack(message_id)
-        elif isinstance(msg, SnapshotRequest):
-            from scada.actors.snapshots import build_snapshot  # noqa: PLC0415 - breaks an import cycle
-
-            self._send_up(build_snapshot(self.house, self, now))
-        else:
-            log.debug("ignoring %s from the uplink", msg.type)
-
-    def status_ready(self, status: Status) -> None:
-        if self.forwarder is not None:
-            self.forwarder.offer(status)
-        elif self.state.mode is Mode.REMOTE:
-            self._send_up(status)
-
     # -------------------------------------------------------------- snapshots
     def actuator_snapshots(self) -> tuple[ActuatorSnapshot, ...]:
         boss = m.boss(self.state, self.clock.now())
         return tuple(self._actuator_snapshot(r, boss) for r in self.relays.values())
-
-    def contract_msg(self) -> DispatchContract | None:
-        c = self.state.contract
-        if c is None:
-            return None
-        # Every heartbeat carries it, and it changes only with the contract or its status.
-        last = self._contract_msg
-        if (
-            last is not None
-            and last.contract_id == c.contract_id
-            and last.status is c.status
-            and last.start == c.start
-            and last.duration_s == max(1, round(c.duration_s))
-        ):
-            return last
-        msg = self._contract_msg = DispatchContract(
-            contract_id=c.contract_id,
-            atn_alias=self.layout.house.alias,
-            scada_alias=self.layout.house.scada,
-            start=c.start,
-            duration_s=max(1, round(c.duration_s)),
-            status=c.status,
-        )
-        return msg
 
     def hold_msg(self) -> HoldState | None:
         hold = self.state.hold
@@ -443,8 +360,16 @@ class Controller:
             _hold_msg(hold, self.state.mode) if hold is not None and not hold.expired(now) else None
         )
 
+    def snapshot(self, now: datetime) -> Snapshot:
+        """The whole live state of the house (what the ATN and the consoles are sent)."""
+        from scada.actors.snapshots import build_snapshot  # noqa: PLC0415 - breaks an import cycle
+
+        return build_snapshot(self.house, self, now)
+
     # ---------------------------------------------------------------- private
-    def _step(self, step: Step[ModeState], now: datetime, who: str) -> Step[ModeState]:
+    def step(self, step: Step[ModeState], now: datetime, who: str) -> Step[ModeState]:
+        """Make ``step.state`` the mode state and publish what changed (the mode, a hold's end,
+        a new contract or contract status); returns ``step``. The one way the state changes."""
         before = self.state
         self.state = step.state
         if self.state is not before and not heartbeat_only(before, self.state):
@@ -462,8 +387,8 @@ class Controller:
             )
             self._atn_wants.clear()
             self._touch()
-            if self.forwarder is not None:
-                self.forwarder.link_changed()
+            if self.atn.forwarder is not None:
+                self.atn.forwarder.link_changed()
         if before.hold is not None and self.state.hold is None:
             why = HoldEndReason.EXPIRED if before.hold.expired(now) else HoldEndReason.RELEASED
             ended_at = before.hold.until if why is HoldEndReason.EXPIRED else now
@@ -493,7 +418,7 @@ class Controller:
         if after is not None and (
             before.contract is None or before.contract.status is not after.status
         ):
-            msg = self.contract_msg()
+            msg = self.atn.contract_msg()
             if msg is not None:
                 self.house.publish(EventKind.CONTRACT, msg)
         return step
@@ -506,87 +431,22 @@ class Controller:
         if steady is not None and steady.result is self.state and steady.fits(None, now):
             return steady
         before = self.state
-        self._step(m.tick(before, now, self.settings), now, "time")
+        self.step(m.tick(before, now, self.settings), now, "time")
         if self.state is not before:
             return None
         self._steady = Memo(None, now, m.steady_until(before, now, self.settings), before)
         return self._steady
 
-    def _track_link(self, now: datetime) -> None:
-        state = self.uplink.broker_state if self.uplink is not None else LinkState.NOT_CONFIGURED
+    def track_link(self, now: datetime) -> None:
+        """Step the mode state if the uplink's broker state changed since last seen."""
+        state = self.atn.broker_state
         if state is self._link_was:
             return
         self._link_was = state
         if state is LinkState.UP:
-            self._step(m.link_up(self.state, now, self.settings), now, "uplink")
+            self.step(m.link_up(self.state, now, self.settings), now, "uplink")
         elif self.state.link_up:
-            self._step(m.link_down(self.state, now, self.settings), now, "uplink")
-
-    def _contract_in(self, hb: ContractHeartbeat, now: datetime) -> None:
-        before = self.state
-        c = hb.contract
-        msg: ContractMessage
-        if c.status is ContractStatus.OFFERED:
-            msg = Offer(c.contract_id, c.start, float(c.duration_s), hb.my_digit)
-        elif c.status is ContractStatus.ACTIVE:
-            msg = Heartbeat(c.contract_id, hb.my_digit, hb.your_last_digit)
-        elif c.status is ContractStatus.ENDED:
-            msg = End(c.contract_id)
-        else:
-            msg = Terminate(c.contract_id, Side.ATN, f"status {c.status.value} from the atn")
-        step = self._step(m.contract_message(self.state, msg, now, self.settings), now, "atn")
-        if step.refusal is not None:
-            log.warning("contract message refused: %s", step.refusal.reason)
-            self.house.record_audit(
-                "atn", f"contract {c.status.value}", c.contract_id, "refused", step.refusal.reason
-            )
-            return
-        if isinstance(msg, Offer):
-            self._step(
-                m.contract_message(self.state, Accept(c.contract_id), now, self.settings),
-                now,
-                "scada",
-            )
-        if isinstance(msg, Offer | Heartbeat):
-            self._send_heartbeat(now, echo=hb.my_digit)
-        if not heartbeat_only(before, self.state):
-            self.wake()
-
-    def _heartbeat(self, now: datetime) -> None:
-        due = self._own_heartbeat_due(self.state, self._last_heartbeat_sent)
-        if due is None or now < due:
-            return
-        c = self.state.contract
-        assert c is not None
-        self._send_heartbeat(now, echo=c.atn_digit)
-
-    def _own_heartbeat_due(self, state: ModeState, sent: datetime | None) -> datetime | None:
-        """When the SCADA beats on its own, for a quiet ATN (each ATN heartbeat is answered at
-        once): once *more* than a period has passed since the last heartbeat either way. At
-        exactly one period the ATN's own is due (both run on 30 s), and beating first would
-        double every exchange. ``None``: no active contract, or no uplink."""
-        c = state.contract
-        if c is None or c.status is not ContractStatus.ACTIVE or self.uplink is None:
-            return None
-        last = c.last_heard if sent is None else max(sent, c.last_heard)
-        return last + _HEARTBEAT_PERIOD + _INSTANT
-
-    def _send_heartbeat(self, now: datetime, *, echo: int | None) -> None:
-        contract = self.contract_msg()
-        if contract is None or self.uplink is None:
-            return
-        digit = random.randrange(10)  # noqa: S311 - a liveness echo, not a secret
-        self._step(m.heartbeat_sent(self.state, digit, now), now, "scada")
-        self._last_heartbeat_sent = now
-        self._send_up(
-            ContractHeartbeat(
-                contract=contract,
-                sent_at=now,
-                my_digit=digit,
-                your_last_digit=echo,
-                from_side=Side.SCADA,
-            )
-        )
+            self.step(m.link_down(self.state, now, self.settings), now, "uplink")
 
     def _wanted(
         self, now: datetime, readings: dict[str, float | None]
@@ -698,12 +558,12 @@ class Controller:
         """When time alone next moves the mode state (a silence, a lapse, a hold's end) or
         makes the SCADA's own heartbeat due. Taken from the state as it is, not from the last
         quiet pass: every ATN heartbeat moves both later without a pass."""
-        state, sent = self.state, self._last_heartbeat_sent
+        state, sent = self.state, self.atn.last_heartbeat_sent
         cached = self._deadline
         if cached is not None and cached[0] is state and cached[1] == sent:
             return cached[2]
         deadline = earliest(
-            m.steady_until(state, now, self.settings), self._own_heartbeat_due(state, sent)
+            m.steady_until(state, now, self.settings), self.atn.own_heartbeat_due(state, sent)
         )
         self._deadline = (state, sent, deadline)
         return deadline
@@ -833,7 +693,7 @@ class Controller:
             last_result=r.last_result,
         )
 
-    def _result(
+    def record_result(
         self,
         cmd: ActuatorCommand,
         outcome: CommandOutcome,
@@ -855,20 +715,6 @@ class Controller:
             self._publish_actuator(relay)
         self.house.publish(EventKind.ACTUATOR, result)
         return result
-
-    def _problem(self, msg: ProblemEvent) -> None:
-        if self.forwarder is not None:
-            self.forwarder.offer(msg)
-        elif self.state.mode is Mode.REMOTE:
-            self._send_up(msg)
-
-    def _power(self, msg: PowerReading) -> None:
-        if self.state.mode is Mode.REMOTE:
-            self._send_up(msg)
-
-    def _send_up(self, msg: WireMessage) -> None:
-        if self.uplink is not None and self.uplink.broker_state is LinkState.UP:
-            self.uplink.send(msg)
 
 
 def _hold_msg(hold: Hold, mode: Mode) -> HoldState:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from scada.actors.house import HouseState
-from scada.protocol.enums import AtnState, LinkState
+from scada.protocol.enums import AtnState
 from scada.protocol.snapshot import LinkStatus, Snapshot
 
 if TYPE_CHECKING:
@@ -15,11 +15,12 @@ if TYPE_CHECKING:
 
 def link_status(ctl: Controller, now: datetime) -> LinkStatus:
     """Broker and ATN liveness, told apart (defect 9 of the original merged them)."""
-    broker = ctl.uplink.broker_state if ctl.uplink is not None else LinkState.NOT_CONFIGURED
+    broker = ctl.atn.broker_state
     c = ctl.state.contract
     if c is None:
         atn = AtnState.UNKNOWN
-        detail = "no uplink configured: LocalControl" if ctl.uplink is None else "no contract yet"
+        no_uplink = ctl.atn.uplink is None
+        detail = "no uplink configured: LocalControl" if no_uplink else "no contract yet"
     elif c.live(now, ctl.settings.heartbeat_timeout_s):
         atn, detail = AtnState.ALIVE, c.cause
     elif c.silent_s(now) <= ctl.settings.heartbeat_timeout_s:
@@ -39,12 +40,12 @@ def build_snapshot(
         house_alias=house.layout.house.alias,
         taken_at=now,
         mode=ctl.state.mode,
-        contract=ctl.contract_msg(),
+        contract=ctl.atn.contract_msg(),
         hold=ctl.hold_msg(),
         channels=house.channel_snapshots(now),
         actuators=ctl.actuator_snapshots(),
         devices=house.device_snapshots(),
         link=link_status(ctl, now),
         simulated=house.layout.simulated if simulated is None else simulated,
-        store=ctl.forwarder.stats() if ctl.forwarder is not None else None,
+        store=ctl.atn.forwarder.stats() if ctl.atn.forwarder is not None else None,
     )

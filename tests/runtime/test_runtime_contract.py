@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from scada.actors.controller import HEARTBEAT_PERIOD_S
 from scada.actors.pass_schedule import CONTROL_PERIOD_S
+from scada.actors.uplink_side import HEARTBEAT_PERIOD_S
 from scada.protocol import (
     ActuatorCommand,
     CommandOutcome,
