@@ -2,8 +2,9 @@
 
 from scada.link.base import Uplink, UplinkHandler
 from scada.link.inprocess import InProcessLink, LinkEnd
-from scada.link.mqtt import QOS1_TYPES, LinkStats, MqttLink, Publication
+from scada.link.mqtt import QOS1_TYPES, MqttLink
 from scada.link.mqtt_settings import MqttSettings
+from scada.link.mqtt_types import LinkStats, Publication
 
 __all__ = [
     "QOS1_TYPES",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scada.link.mqtt import Backoff
+from scada.link.mqtt_types import Backoff
 from scada.protocol import LinkState, OnlineState, OnlineStatus, Status, decode_as
 from tests.link.link_support import (
     ATN,
