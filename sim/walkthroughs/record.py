@@ -1,7 +1,7 @@
 """What a walkthrough run saw: samples of the house every minute and the runtime's events.
 
 :class:`Record` is filled while the run goes (by the sampler and the event consumer of
-:mod:`sim.walkthroughs.runner`) and read by the checks afterwards. Times are seconds since the
+:mod:`sim.walkthroughs.recorder`) and read by the checks afterwards. Times are seconds since the
 walkthrough's start. Temperatures are the *true* ones of the physics (what the occupants feel),
 not what the sensors said.
 """

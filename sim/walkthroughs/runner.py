@@ -5,32 +5,30 @@ possible, or ``speed`` times real time), exactly what ``scada serve --sim`` runs
 buses with the house physics behind them, the real drivers on those buses, the runtime
 (sensors, relays, controller, statuses) and the simulated ATN over the in-process link. The runtime
 keeps its outbox in a store (SQLite) in a scratch folder, as ``scada serve`` does. It
-takes the walkthrough's steps at their times, samples the house every simulated minute, listens
-to the runtime's events, and at the end judges every check (:mod:`sim.walkthroughs.checks`).
+takes the walkthrough's steps at their times (:mod:`sim.walkthroughs.steps`), samples the house
+every simulated minute and listens to the runtime's events (:mod:`sim.walkthroughs.recorder`),
+and at the end judges every check (:mod:`sim.walkthroughs.checks`).
 
 The house file may be run with a coarser fidelity (the walkthrough's ``[fidelity]``): a floor
 on the sensors' sample periods and a cap on flow-meter pulses per gallon are applied to the
-layout itself, so the drivers, the emulators and the runtime all see the same, coarser house.
+layout itself (:mod:`sim.walkthroughs.house`), so the drivers, the emulators and the runtime all
+see the same, coarser house.
 
 With a ``socket`` the runtime also serves its local API there, so a console (gwtui) can watch
 the run live; the narration goes to the console's log too. At the end the console is told, and
 the walkthrough's record closes (its checks are judged then), but the runtime keeps serving,
 slowed to real time so the house barely moves, until the last console has been detached for
-:data:`LINGER_GRACE_S`: a console left on the final picture stays live (its detail views and
-requests still work) instead of greying out, and the report comes when the watcher is done.
-``stop_signals`` makes SIGINT and SIGTERM end the run early (or end that lingering), with a
-report of where it stopped, rather than killing it.
+:data:`~sim.walkthroughs.linger.LINGER_GRACE_S`: a console left on the final picture stays live
+(its detail views and requests still work) instead of greying out, and the report comes when the
+watcher is done. ``stop_signals`` makes SIGINT and SIGTERM end the run early (or end that
+lingering), with a report of where it stopped, rather than killing it
+(:mod:`sim.walkthroughs.halt`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
-import logging
 import shutil
-import signal
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,85 +36,36 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from scada.clock import (
-    RANK_OBSERVERS,
-    TIMER_RANK,
-    LoopClock,
-    VirtualTimeLoop,
-    run_virtual,
-    sleep_until,
-)
-from scada.control import Interlock, ModeState, Step
-from scada.control.modes import boss
+from scada.clock import LoopClock, run_virtual
 from scada.drivers.factory import build_devices
-from scada.hub import Event, Subscription
-from scada.layout import Layout, LayoutError
-from scada.layout.errors import LayoutProblem
-from scada.layout.houses import find_house
-from scada.layout.load import parse_layout
-from scada.protocol import (
-    ActuatorSnapshot,
-    EventKind,
-    HoldEnded,
-    LogLevel,
-    LogLine,
-    ModeChanged,
-    ProblemEvent,
-    ProblemKind,
-    RelayState,
-    Status,
-)
+from scada.hub import Subscription
+from scada.layout import Layout
+from scada.protocol import EventKind, LogLevel, LogLine
 from scada.runtime import Runtime
 from scada.store import Store, store_path
 from sim.emulation import SimEmulation
-from sim.fidelity import Coarser
-from sim.house.profiles import Profile, load_prices
+from sim.house.profiles import load_prices
 from sim.physics_source import PhysicsSource
 from sim.walkthroughs.checks import CheckResult, judge
+from sim.walkthroughs.halt import HaltedError, catch_stop_signals, wait_until
+from sim.walkthroughs.house import house_layout, scratch_dir
+from sim.walkthroughs.linger import serve_until_detached
 from sim.walkthroughs.load import (
     WalkthroughError,
     check_against,
     find_walkthrough,
     load_walkthrough,
 )
-from sim.walkthroughs.record import SAMPLE_S, CommandRecord, Record, Sample
-from sim.walkthroughs.spec import (
-    AnyStep,
-    AtnStep,
-    BossAt,
-    ColdSnap,
-    Fidelity,
-    HoldRelease,
-    HoldTake,
-    Initial,
-    LinkStep,
-    ModeAt,
-    ModeSet,
-    RelayAt,
-    RelaySet,
-    SensorFail,
-    SensorHeal,
-    Walkthrough,
-    WeatherNormal,
-    format_duration,
-)
-
-log = logging.getLogger("sim.walkthroughs")
+from sim.walkthroughs.record import Record
+from sim.walkthroughs.recorder import Recorder, subscribe
+from sim.walkthroughs.spec import BossAt, ModeAt, RelayAt, Walkthrough, format_duration
+from sim.walkthroughs.steps import Weather, observe, schedule, take
 
 STOP_TIMEOUT_S = 60.0
-EVENT_QUEUE = 200_000
-_QUIET_PROBLEMS = {ProblemKind.INTERLOCK_OVERRIDE}
-"""Problems recorded but not narrated (they come and go with every refused command)."""
-_NARRATED_INTERLOCKS = {Interlock.FREEZE_PIPE.value, Interlock.FREEZE_TANK.value}
-"""Overrides narrated all the same: freeze protection is rare and is what an operator asks about."""
 
 WATCH_SPEED = 60.0
 """The speed of a run served to consoles when none is given: as fast as possible would show a
 console nothing but the end."""
-LINGER_GRACE_S = 2.0
-"""After the end, how long (real seconds) no console may be attached before the run stops; long
-enough for a console dropped as too slow to come back."""
-_LINGER_POLL_S = 0.25
 
 Narrate = Callable[[str], None]
 Progress = Callable[[float, float], None]
@@ -241,74 +190,15 @@ def prepare(
     return wt, layout
 
 
-def house_layout(
-    alias: str,
-    fidelity: Fidelity,
-    *,
-    file: str,
-    override: str | None,
-    initial: Initial | None = None,
-) -> Layout:
-    """The layout of house ``alias`` at the walkthrough's fidelity, starting from ``initial``.
-
-    Raises:
-        WalkthroughError: no such house, or its file does not load.
-    """
-    try:
-        path = find_house(alias)
-        doc = json.loads(path.read_bytes())
-        Coarser(fidelity.sensor_period_floor_s, fidelity.pulses_per_gallon_max).apply(doc)
-        if initial is not None:
-            _initial(doc, initial)
-        return parse_layout(json.dumps(doc), str(path))
-    except LayoutError as e:
-        where = "--house" if override is not None else "house"
-        raise WalkthroughError(
-            [LayoutProblem(file, where, p.what, p.suggestion) for p in e.problems]
-        ) from None
-    except (OSError, ValueError) as e:
-        raise WalkthroughError(
-            [LayoutProblem(file, "house", f"cannot read house '{alias}': {e}")]
-        ) from None
-
-
-def _initial(doc: dict[str, object], initial: Initial) -> None:
-    sim = doc.setdefault("simulation", {})
-    if not isinstance(sim, dict):
-        return  # parse_layout reports the malformed section
-    if initial.space_c is not None:
-        sim["initial_space_c"] = initial.space_c
-    if initial.tank_c is not None:
-        sim["initial_tank_c"] = initial.tank_c
-
-
-def scratch_dir() -> Path:
-    """A fresh folder for the emulated 1-Wire tree: in memory (``/dev/shm``) when there is one,
-    as a simulated month rewrites probe files tens of thousands of times."""
-    shm = Path("/dev/shm")  # noqa: S108 - a private mkdtemp inside it
-    base = shm if shm.is_dir() and _writable(shm) else None
-    return Path(tempfile.mkdtemp(prefix="gwwalk-", dir=base))
-
-
-def _writable(folder: Path) -> bool:
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            return True
-    except OSError:
-        return False
-
-
-class _HaltedError(Exception):
-    """A stop signal ended the run before its end."""
-
-
 class _Run:
     """One run of one walkthrough (built and awaited inside its virtual-time loop)."""
 
     clock: LoopClock
     emu: SimEmulation
     physics: PhysicsSource
+    weather: Weather
     runtime: Runtime
+    recorder: Recorder
 
     def __init__(self, wt: Walkthrough, name: str, layout: Layout, opts: Options) -> None:
         self.wt = wt
@@ -332,15 +222,10 @@ class _Run:
         self.price: Callable[[datetime], float] = (
             prices.at if prices is not None else (lambda _t: 0.0)
         )
-        self.weather: Profile | None = None
-        """The house's own weather profile, once a step has shifted it."""
-        self._results_seen: set[str] = set()
         self.halt = asyncio.Event()
         """Set by SIGINT / SIGTERM (with ``stop_signals``): end the run where it is."""
         self.lingered_s = 0.0
         """Real time spent serving consoles after the end: no part of the run's pace."""
-        self._atn_slots: set[datetime] = set()
-        self._atn_scanned: datetime | None = None
 
     # ---------------------------------------------------------------------- run
     async def go(self, started: float) -> WalkReport:
@@ -358,46 +243,29 @@ class _Run:
         self.emu = emu
         assert isinstance(emu.source, PhysicsSource)
         self.physics = emu.source
+        self.weather = Weather(emu.source.model)
         error: str | None = None
         stopped: timedelta | None = None
         store = Store.open(store_path(workdir), clock)
-        release_signals = self._catch_signals()
+        release_signals = catch_stop_signals(self.halt, enabled=self.opts.stop_signals)
         try:
             await emu.start()
-            devices = build_devices(self.layout, "real", clock, emu.buses)
-            runtime = Runtime(
-                self.layout,
-                clock,
-                devices,
-                uplink=emu.uplink,
-                socket_path=self.opts.socket,
-                simulated=True,
-                extra_actors={"simulator": emu.run},
-                store=store,
-            )
-            self.runtime = runtime
-            self.record.mode_changed(0.0, runtime.controller.state.mode)
-            sub = runtime.hub.subscribe(
-                "walkthrough",
-                maxsize=EVENT_QUEUE,
-                kinds=frozenset(
-                    {EventKind.PROBLEM, EventKind.MODE, EventKind.ACTUATOR, EventKind.HOLD}
-                ),
-            )
+            runtime = self._runtime(store)
+            sub = subscribe(runtime.hub)
             running = asyncio.create_task(runtime.run(), name="runtime")
             helpers = [
-                asyncio.create_task(self._events(sub), name="walkthrough-events"),
-                asyncio.create_task(self._sampler(), name="walkthrough-sampler"),
+                asyncio.create_task(self.recorder.events(sub), name="walkthrough-events"),
+                asyncio.create_task(self.recorder.sampler(), name="walkthrough-sampler"),
             ]
             try:
                 error = await self._timeline(running)
                 if error is None:
                     # Let what is due at the very end (a status at a slot boundary) happen.
                     await self.clock.sleep(0.001)
-                self._sample(at_s=self.end_s if error is None else None)
+                self.recorder.sample(at_s=self.end_s if error is None else None)
                 if error is None and self.opts.socket is not None:
                     await self._linger(sub, helpers, running)
-            except _HaltedError:
+            except HaltedError:
                 stopped = self._halted()
             finally:
                 runtime.stop()
@@ -409,7 +277,7 @@ class _Run:
                 for task in helpers:
                     task.cancel()
                 await asyncio.gather(*helpers, return_exceptions=True)
-                await self._drain(sub)
+                await self.recorder.drain(sub)
         finally:
             release_signals()
             await emu.stop()
@@ -429,23 +297,39 @@ class _Run:
             stopped=stopped,
         )
 
-    def _catch_signals(self) -> Callable[[], None]:
-        """With ``stop_signals``, let SIGINT and SIGTERM set :attr:`halt` until the returned
-        function is called."""
-        signals = (signal.SIGINT, signal.SIGTERM) if self.opts.stop_signals else ()
-        loop = asyncio.get_running_loop()
-        for sig in signals:
-            loop.add_signal_handler(sig, self.halt.set)
-
-        def release() -> None:
-            for sig in signals:
-                loop.remove_signal_handler(sig)
-
-        return release
+    def _runtime(self, store: Store) -> Runtime:
+        """The runtime on the started emulation, and the recorder of what it does."""
+        emu, clock = self.emu, self.clock
+        devices = build_devices(self.layout, "real", clock, emu.buses)
+        runtime = Runtime(
+            self.layout,
+            clock,
+            devices,
+            uplink=emu.uplink,
+            socket_path=self.opts.socket,
+            simulated=True,
+            extra_actors={"simulator": emu.run},
+            store=store,
+        )
+        self.runtime = runtime
+        self.recorder = Recorder(
+            self.record,
+            start=self.start,
+            end_s=self.end_s,
+            clock=clock,
+            physics=self.physics,
+            runtime=runtime,
+            atn=emu.atn,
+            price=self.price,
+            progress=self.opts.progress,
+            say=self._say,
+        )
+        self.record.mode_changed(0.0, runtime.controller.state.mode)
+        return runtime
 
     def _halted(self) -> timedelta:
         """Close the record where a stop signal found the run; how far it had got."""
-        self._sample()
+        self.recorder.sample()
         self._say("stopped before the end, as asked")
         return self.clock.now() - self.start
 
@@ -455,13 +339,13 @@ class _Run:
     async def _linger(
         self, sub: Subscription, helpers: list[asyncio.Task[None]], running: asyncio.Task[object]
     ) -> None:
-        """Close the record and tell the consoles the run is over; then keep serving them, at
-        real time, until none has been attached for :data:`LINGER_GRACE_S` or a stop signal."""
+        """Close the record and tell the consoles the run is over; then keep serving them
+        (:func:`~sim.walkthroughs.linger.serve_until_detached`)."""
         began = time.perf_counter()
         for task in helpers:
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
-        await self._drain(sub)
+        await self.recorder.drain(sub)
         sub.close()
         results = self._judge()
         verdict = f"{sum(1 for r in results if r.ok)}/{len(results)} checks passed"
@@ -470,9 +354,6 @@ class _Run:
             f"{self.name} is over: {verdict}; quit the console for the report (until then the "
             "house runs on at real time)",
         )
-        loop = asyncio.get_running_loop()
-        if isinstance(loop, VirtualTimeLoop):
-            loop.set_speed(1.0)
         hub = self.runtime.hub
         if hub.subscribers:
             self._say(
@@ -480,36 +361,24 @@ class _Run:
                 self.end_s,
                 console=False,
             )
-        quiet_s = 0.0
-        while quiet_s < LINGER_GRACE_S and not self.halt.is_set() and not running.done():
-            # Once the record is closed, every subscriber left is a console's session.
-            quiet_s = 0.0 if hub.subscribers else quiet_s + _LINGER_POLL_S
-            halted = asyncio.ensure_future(self.halt.wait())
-            try:
-                await asyncio.wait({halted, running}, timeout=_LINGER_POLL_S)
-            finally:
-                halted.cancel()
+        await serve_until_detached(hub, self.halt, running)
         self.lingered_s = time.perf_counter() - began
 
     async def _timeline(self, running: asyncio.Task[object]) -> str | None:
-        """Take every step and read every point check at its time; then run to the end."""
-        items: list[tuple[float, int, int, AnyStep | ModeAt | BossAt | RelayAt]] = []
-        for i, step in enumerate(self.wt.steps):
-            items.append((step.at.total_seconds(), 0, i, step))
-            if isinstance(step, ColdSnap) and step.lasting is not None:
-                back = WeatherNormal(at=step.at + step.lasting, do="weather.normal")
-                items.append((back.at.total_seconds(), 0, i, back))
-        for i, check in enumerate(self.wt.expect):
-            if isinstance(check, ModeAt | BossAt | RelayAt):
-                items.append((check.at.total_seconds(), 1, i, check))
-        items.sort(key=lambda x: (x[0], x[1], x[2]))
-        for at_s, _, index, item in items:
+        """Take every step and read every point check at its time; then run to the end.
+        None when the run got to its end, else why the runtime ended before.
+
+        Raises:
+            HaltedError: a stop signal came first.
+        """
+        for at_s, _, index, item in schedule(self.wt):
             if await self._until(at_s, running):
                 return self._failure(running)
             if isinstance(item, ModeAt | BossAt | RelayAt):
-                self.record.seen[index] = self._observe(item)
+                now = self.clock.now()
+                self.record.seen[index] = observe(item, self.runtime.controller, self.physics, now)
             else:
-                await self._take(item)
+                self._say(await take(item, self.emu, self.runtime.controller, self.weather))
         if await self._until(self.end_s, running):
             return self._failure(running)
         return None
@@ -518,19 +387,10 @@ class _Run:
         """Sleep until ``at_s`` into the run; True if the runtime ended on the way.
 
         Raises:
-            _HaltedError: a stop signal came first.
+            HaltedError: a stop signal came first.
         """
         when = self.start + timedelta(seconds=at_s)
-        sleeper = asyncio.ensure_future(sleep_until(self.clock, when))
-        halted = asyncio.ensure_future(self.halt.wait())
-        try:
-            await asyncio.wait({sleeper, running, halted}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            halted.cancel()
-        if self.halt.is_set() and not running.done():
-            raise _HaltedError
-        return running.done()
+        return await wait_until(self.clock, when, running, self.halt)
 
     def _failure(self, running: asyncio.Task[object]) -> str:
         at = format_duration(self.clock.now() - self.start)
@@ -541,173 +401,10 @@ class _Run:
             return f"the runtime failed at {at}: {type(exc).__name__}: {exc}"
         return f"the runtime stopped by itself at {at}"
 
-    # -------------------------------------------------------------------- steps
-    async def _take(self, step: AnyStep) -> None:
-        emu, ctl = self.emu, self.runtime.controller
-        outcome = ""
-        if isinstance(step, AtnStep):
-            assert emu.atn is not None
-            getattr(emu.atn, step.do.removeprefix("atn."))()
-        elif isinstance(step, LinkStep):
-            assert emu.link is not None
-            (emu.link.cut if step.do == "link.cut" else emu.link.restore)()
-        elif isinstance(step, SensorFail):
-            emu.fail_channel(step.channel, step.how)
-        elif isinstance(step, SensorHeal):
-            emu.heal_channel(step.channel)
-        elif isinstance(step, ColdSnap):
-            self._shift_weather(step.by_c)
-        elif isinstance(step, WeatherNormal):
-            self._shift_weather(0.0)
-        elif isinstance(step, HoldTake):
-            outcome = _step_outcome(await ctl.take_hold(step.operator, step.minutes))
-        elif isinstance(step, HoldRelease):
-            outcome = _step_outcome(await ctl.release_hold(step.operator))
-        elif isinstance(step, RelaySet):
-            result = await ctl.set_relay(step.node, step.state, step.operator)
-            outcome = result.outcome.value + (f": {result.reason}" if result.reason else "")
-        elif isinstance(step, ModeSet):
-            outcome = _step_outcome(await ctl.set_mode(step.mode, step.operator))
-        words = step.say or _default_words(step)
-        self._say(f"{step.do}: {words}" + (f" -> {outcome}" if outcome else ""))
-
-    def _shift_weather(self, by_c: float) -> None:
-        model = self.physics.model
-        if self.weather is None:
-            self.weather = model.weather
-        base = self.weather
-        model.weather = dataclasses.replace(
-            base, values=tuple(v + by_c for v in base.values), _last=[]
-        )
-
-    def _observe(self, check: ModeAt | BossAt | RelayAt) -> str:
-        state = self.runtime.controller.state
-        if isinstance(check, ModeAt):
-            return state.mode.value
-        if isinstance(check, BossAt):
-            return boss(state, self.clock.now()).value
-        on = self.physics.relay_states().get(check.node, False)
-        return (RelayState.ON if on else RelayState.OFF).value
-
-    # ------------------------------------------------------------------ sampling
-    async def _sampler(self) -> None:
-        TIMER_RANK.set(RANK_OBSERVERS)
-        while True:
-            self._sample()
-            await self.clock.sleep(SAMPLE_S)
-
-    def _sample(self, at_s: float | None = None) -> None:
-        now = self.clock.now()
-        t = (now - self.start).total_seconds() if at_s is None else at_s
-        samples = self.record.samples
-        if samples and samples[-1].t > t:
-            return
-        if samples and samples[-1].t == t:
-            samples.pop()  # the last word at an instant: what is due then has happened
-        model = self.physics.model
-        zones = model.zone_temps()
-        temps = model.temperatures() if self.record.pipe_names else {}
-        samples.append(
-            Sample(
-                t=t,
-                zones=tuple(zones.get(z, float("nan")) for z in self.record.zone_names),
-                tank=tuple(model.tank.temps),
-                pipes=tuple(temps.get(p, float("nan")) for p in self.record.pipe_names),
-                outdoor_c=model.outdoor_c(),
-                electric_j=model.energy().electric_in_j,
-                heat_pump_w=model.heat_pump_state().electric_w,
-                price=self.price(now),
-                statuses=self.runtime.reporter.seq,
-                statuses_atn=self._atn_statuses(now),
-            )
-        )
-        self._interlocks(t)
-        if self.opts.progress is not None:
-            self.opts.progress(t, self.end_s)
-
-    def _interlocks(self, t: float) -> None:
-        """Note which interlock overrides each relay's boss now (an override's start comes with
-        its problem event; its end only shows here, at the next sample)."""
-        for node, relay in self.runtime.controller.relays.items():
-            series = self.record.interlocks.get(node)
-            was = series[-1][1] if series else None
-            if self.record.interlock_seen(t, node, relay.overridden_by) and (
-                was in _NARRATED_INTERLOCKS
-            ):
-                self._say(f"{was} interlock lets go of {node}", t)
-
-    def _atn_statuses(self, now: datetime) -> int:
-        """Distinct 5-minute slots the ATN has received a status of (a status sent again after
-        a lost ack counts once)."""
-        atn = self.emu.atn
-        if atn is None:
-            return 0
-        for entry in reversed(atn.log.received):
-            if self._atn_scanned is not None and entry.at < self._atn_scanned:
-                break
-            if isinstance(entry.message, Status):
-                self._atn_slots.add(entry.message.slot_start)
-        self._atn_scanned = now
-        return len(self._atn_slots)
-
-    # -------------------------------------------------------------------- events
-    async def _events(self, sub: Subscription) -> None:
-        async for ev in sub:
-            self._event(ev)
-
-    async def _drain(self, sub: Subscription) -> None:
-        """Take the events still queued once the runtime has stopped."""
-        while sub.backlog:
-            ev = await sub.get()
-            if ev is None:
-                return
-            self._event(ev)
-
-    def _event(self, ev: Event) -> None:
-        t = (ev.at - self.start).total_seconds()
-        p = ev.payload
-        if isinstance(p, ProblemEvent):
-            self.record.problems.append((t, p))
-            if p.kind not in _QUIET_PROBLEMS:
-                self._say(f"problem {p.kind.value}: {p.summary}", t)
-            elif p.kind is ProblemKind.INTERLOCK_OVERRIDE:
-                self._override(t, p)
-        elif isinstance(p, ModeChanged):
-            self.record.mode_changed(t, p.mode)
-            self._say(f"mode {p.previous.value} -> {p.mode.value}: {p.reason}", t)
-        elif isinstance(p, HoldEnded):
-            resumed = p.resumed_mode.value
-            self._say(f"hold by {p.operator} {p.reason.value}; {resumed} control resumes", t)
-        elif isinstance(p, ActuatorSnapshot):
-            self._actuator(t, p)
-
-    def _override(self, t: float, problem: ProblemEvent) -> None:
-        relay = self.runtime.controller.relays.get(problem.subject)
-        interlock = relay.overridden_by if relay is not None else None
-        if interlock is None:
-            return
-        self.record.interlock_seen(t, problem.subject, interlock)
-        if interlock in _NARRATED_INTERLOCKS:
-            self._say(f"{interlock} interlock overrides {problem.subject}: {problem.summary}", t)
-
-    def _actuator(self, t: float, snap: ActuatorSnapshot) -> None:
-        if snap.state is not None:
-            self.record.relay_seen(t, snap.node, snap.state)
-        result, cmd = snap.last_result, snap.last_command
-        if result is None or cmd is None or result.command_id != cmd.id:
-            return
-        seen = self._results_seen
-        if result.command_id in seen:
-            return
-        seen.add(result.command_id)
-        if len(seen) > 10_000:
-            seen.clear()
-            seen.add(result.command_id)
-        self.record.commands.append(
-            CommandRecord(t, snap.node, cmd.source, result.outcome, snap.boss)
-        )
-
+    # ----------------------------------------------------------------- narration
     def _say(self, text: str, t: float | None = None, *, console: bool = True) -> None:
+        """Narrate ``text`` as of ``t`` seconds into the run (default: now), to ``narrate`` and,
+        when served and ``console``, to the consoles' log."""
         at_s = (self.clock.now() - self.start).total_seconds() if t is None else t
         line = f"(+{format_duration(timedelta(seconds=round(at_s)))}) {text}"
         if console and self.opts.socket is not None:
@@ -721,38 +418,3 @@ class _Run:
         """Put ``text`` in the log of every console attached (and of those that attach later)."""
         line = LogLine(at=self.clock.now(), level=level, logger="walkthrough", message=text)
         self.runtime.house.publish(EventKind.LOG, line)
-
-
-def _step_outcome(step: Step[ModeState]) -> str:
-    if step.refusal is not None:
-        return f"refused: {step.refusal.reason}"
-    return "; ".join(step.notes) or "ok"
-
-
-def _default_words(step: AnyStep) -> str:
-    words = {
-        "atn.go_silent": "the ATN goes silent",
-        "atn.resume": "the ATN speaks again",
-        "atn.terminate": "the ATN terminates its contract",
-        "atn.stop_offering": "the ATN offers no new contract",
-        "link.cut": "the uplink to the ATN is cut",
-        "link.restore": "the uplink is back",
-        "weather.normal": "the weather is back to the profile",
-    }
-    if step.do in words:
-        return words[step.do]
-    if isinstance(step, SensorFail):
-        return f"{step.channel} breaks ({step.how})"
-    if isinstance(step, SensorHeal):
-        return f"{step.channel} is repaired"
-    if isinstance(step, ColdSnap):
-        return f"the outdoor air is {abs(step.by_c):g} K colder than the profile"
-    if isinstance(step, HoldTake):
-        return f"{step.operator} takes the admin hold for {step.minutes:g} min"
-    if isinstance(step, HoldRelease):
-        return f"{step.operator} releases the admin hold"
-    if isinstance(step, RelaySet):
-        return f"{step.operator} turns {step.node} {step.state.value}"
-    if isinstance(step, ModeSet):
-        return f"{step.operator} asks for {step.mode.value} control"
-    return step.do

@@ -24,7 +24,8 @@ from scada.protocol import EventFrame, EventKind, LogLine, Mode, RelayState, Sna
 from sim.demo import bin_path
 from sim.walkthroughs import Options, WalkReport, parse_walkthrough, run
 from sim.walkthroughs import console as walk_console
-from sim.walkthroughs.runner import LINGER_GRACE_S, WATCH_SPEED, watch_speed
+from sim.walkthroughs.linger import LINGER_GRACE_S
+from sim.walkthroughs.runner import WATCH_SPEED, watch_speed
 from sim.walkthroughs.watch import watch
 
 PUMP = "a.tank.out.pump.relay"
