@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scada.actors.house import HouseState
@@ -27,6 +26,7 @@ from scada.actors.pass_schedule import (
     heartbeat_only,
     periods_to_next_pass,
 )
+from scada.actors.relay_book import ActuatorRecord, RelayBook
 from scada.actors.relays import RelayActor
 from scada.actors.uplink_side import UplinkSide
 from scada.clock import RANK_CONTROL, TIMER_RANK, wake_or_timeout
@@ -45,7 +45,6 @@ from scada.control.hold import Hold
 from scada.control.home_alone import steady_until as home_alone_steady_until
 from scada.control.inputs import control_channels
 from scada.control.interlocks import steady_until as interlocks_steady_until
-from scada.layout import Actuator
 from scada.link.base import Uplink
 from scada.protocol.base import new_id
 from scada.protocol.commands import ActuatorCommand, CommandResult
@@ -81,17 +80,6 @@ _InterlockKey = tuple[
 _Interlocked = tuple[dict[str, RelayState], list[Override]]
 
 
-@dataclass(slots=True)
-class _Relay:
-    spec: Actuator
-    display_name: str
-    commanded: RelayState | None = None
-    observed: RelayState | None = None
-    last_command: ActuatorCommand | None = None
-    last_result: CommandResult | None = None
-    overridden_by: str | None = None
-
-
 class Controller:
     """Owns the mode machine and every actuator's boss, wishes and results."""
 
@@ -106,12 +94,7 @@ class Controller:
         self.atn = UplinkSide(self, house, uplink)
         self._actors = relay_actors
         self.state: ModeState = m.initial(self.clock.now())
-        self.relays: dict[str, _Relay] = {
-            a.node: _Relay(a, self.layout.node(a.node).display_name) for a in self.layout.actuators
-        }
-        self._by_coil = {(a.device, a.board_channel): a.node for a in self.layout.actuators}
-        # Replaced, never changed in place: a pass tells a new history by its identity.
-        self._history: dict[str, RelayRecord] = {}
+        self.relays = RelayBook(self.layout)
         self._channels = control_channels(self.settings)
         self._decided: Memo[HomeAloneInputs, dict[str, RelayState]] | None = None
         self._interlocks: Memo[_InterlockKey, _Interlocked] | None = None
@@ -351,7 +334,7 @@ class Controller:
     # -------------------------------------------------------------- snapshots
     def actuator_snapshots(self) -> tuple[ActuatorSnapshot, ...]:
         boss = m.boss(self.state, self.clock.now())
-        return tuple(self._actuator_snapshot(r, boss) for r in self.relays.values())
+        return tuple(r.snapshot(boss) for r in self.relays.values())
 
     def hold_msg(self) -> HoldState | None:
         hold = self.state.hold
@@ -460,13 +443,10 @@ class Controller:
         # Hysteresis runs from what each relay was last told, or, before the first command
         # (just after a restart), from what it reads back: a restart must not stop a charging
         # heat pump or a running circulator that are inside their dead bands.
-        current = {
-            n: state
-            for n, r in self.relays.items()
-            if (state := r.commanded if r.commanded is not None else r.observed) is not None
-        }
         inputs = HomeAloneInputs(
-            readings=readings, relays=current, heat_pump_available=self._heat_pump_ok()
+            readings=readings,
+            relays=self.relays.current(),
+            heat_pump_available=self._heat_pump_ok(),
         )
         memo = self._decided
         if memo is not None and memo.fits(inputs, now):
@@ -497,7 +477,7 @@ class Controller:
             desired,
             source,
             readings=readings,
-            relay_history=self._history,
+            relay_history=self.relays.history,
             actuators=self.layout.actuators,
             settings=self.settings,
             now=now,
@@ -513,13 +493,13 @@ class Controller:
     ) -> _Interlocked:
         """:meth:`_interlocked` for a control pass: many passes see the inputs of the one
         before, inside the same minimum times, and get its answer again."""
-        key = (source, desired, readings, self._history)
+        key = (source, desired, readings, self.relays.history)
         memo = self._interlocks
         if memo is not None and memo.fits(key, now):
             return memo.result
         result = self._interlocked(desired, source, now, readings)
         until = interlocks_steady_until(
-            desired, relay_history=self._history, actuators=self.layout.actuators, now=now
+            desired, relay_history=self.relays.history, actuators=self.layout.actuators, now=now
         )
         self._interlocks = Memo(key, now, until, result)
         return result
@@ -616,7 +596,7 @@ class Controller:
                 until = self._quiet_until(now, source)
                 self._quiet = Memo(inputs, now, until, None)
 
-    def _actor_ready(self, relay: _Relay) -> bool:
+    def _actor_ready(self, relay: ActuatorRecord) -> bool:
         actor = self._actors.get(relay.spec.device)
         return actor is not None and actor.ready
 
@@ -637,7 +617,7 @@ class Controller:
         previous = relay.commanded
         relay.commanded = state
         self._touch()
-        energize = (state is RelayState.ON) == (relay.spec.contact == "normally_open")
+        energize = relay.energize(state)
         veto = None if on_behalf_of is None else self._unless_still_boss(on_behalf_of)
         outcome = await actor.switch(relay.spec.board_channel, energize, veto=veto)
         if outcome.superseded:
@@ -645,9 +625,7 @@ class Controller:
             self._touch()
             return CommandOutcome.REFUSED, outcome.error
         if outcome.ok:
-            prev = self._history.get(node)
-            if prev is None or prev.state is not state:
-                self._history = {**self._history, node: RelayRecord(state, now)}
+            if self.relays.switched(node, state, now):
                 self._touch()
             self._publish_actuator(relay)
             return CommandOutcome.CONFIRMED, None
@@ -664,33 +642,17 @@ class Controller:
         return veto
 
     def _coil_observed(self, board: str, channel: int, energized: bool) -> None:
-        node = self._by_coil.get((board, channel))
-        if node is None:
+        relay = self.relays.observe(board, channel, energized, self.clock.now())
+        if relay is None:
             return
-        relay = self.relays[node]
-        on = energized == (relay.spec.contact == "normally_open")
-        relay.observed = RelayState.ON if on else RelayState.OFF
         self._touch()
-        if node not in self._history:
-            self._history = {**self._history, node: RelayRecord(relay.observed, self.clock.now())}
         self._publish_actuator(relay)
 
-    def _publish_actuator(self, relay: _Relay) -> None:
+    def _publish_actuator(self, relay: ActuatorRecord) -> None:
         self.house.publish(
             EventKind.ACTUATOR,
-            self._actuator_snapshot(relay, m.boss(self.state, self.clock.now())),
+            relay.snapshot(m.boss(self.state, self.clock.now())),
             remember=False,
-        )
-
-    def _actuator_snapshot(self, r: _Relay, boss: CommandSource) -> ActuatorSnapshot:
-        return ActuatorSnapshot(
-            node=r.spec.node,
-            display_name=r.display_name,
-            state=r.observed,
-            commanded=r.commanded,
-            boss=boss,
-            last_command=r.last_command,
-            last_result=r.last_result,
         )
 
     def record_result(
