@@ -27,7 +27,7 @@ from scada.clock import SystemClock
 from scada.drivers.buses import SystemBuses
 from scada.drivers.errors import BusMissingError, DriverError
 from scada.drivers.meters import ModbusMeter
-from scada.drivers.modbus_bus import ModbusBusPool
+from scada.drivers.modbus_pool import ModbusBusPool
 from scada.layout import Channel, Device, load_layout
 from scada.layout.model import ModbusRtuBus, ModbusTcpBus
 from sim.buses.modbus import EmulatedModbusRtu, EmulatedModbusTcp

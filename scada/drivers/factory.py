@@ -23,7 +23,7 @@ from scada.drivers.gpio_relay import GpioRelayBoard
 from scada.drivers.mcp23008 import Mcp23008RelayBoard
 from scada.drivers.memory import MemoryBench, memory_devices
 from scada.drivers.meters import ModbusMeter
-from scada.drivers.modbus_bus import ModbusBusPool
+from scada.drivers.modbus_pool import ModbusBusPool
 from scada.drivers.pcf8575 import Pcf8575RelayBoard
 from scada.drivers.pulse_flow import PulseFlowMeter
 from scada.layout import Channel, Device, Layout, MakeModel

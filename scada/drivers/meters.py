@@ -20,7 +20,9 @@ from scada.clock import Clock
 from scada.drivers.base import ChannelValue
 from scada.drivers.buses import Buses
 from scada.drivers.errors import BusMissingError, DriverError
-from scada.drivers.modbus_bus import ModbusBus, ModbusBusPool, ModbusExceptionError
+from scada.drivers.modbus_bus import ModbusBus
+from scada.drivers.modbus_exchange import ModbusExceptionError
+from scada.drivers.modbus_pool import ModbusBusPool
 from scada.drivers.registers import (
     ReadSpan,
     RegisterMapError,

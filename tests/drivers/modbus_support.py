@@ -12,7 +12,8 @@ from scada.clock import Clock, SystemClock
 from scada.drivers.buses import Buses, SystemBuses
 from scada.drivers.errors import BusMissingError
 from scada.drivers.meters import ModbusMeter
-from scada.drivers.modbus_bus import Backoff, ModbusBusPool
+from scada.drivers.modbus_bus import Backoff
+from scada.drivers.modbus_pool import ModbusBusPool
 from scada.layout import Channel, Device, Layout, load_layout
 from scada.layout.model import ModbusRtuBus, ModbusTcpBus
 

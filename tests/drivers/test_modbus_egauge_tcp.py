@@ -17,7 +17,7 @@ from scada.drivers.errors import (
     DriverError,
 )
 from scada.drivers.meters import MeterConfigError, ModbusMeter, WrongDeviceError
-from scada.drivers.modbus_bus import ModbusExceptionError
+from scada.drivers.modbus_exchange import ModbusExceptionError
 from scada.layout import Channel, Device
 from sim.buses.modbus import EmulatedModbusTcp
 from tests.drivers.modbus_support import (

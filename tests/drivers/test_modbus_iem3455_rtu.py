@@ -24,12 +24,9 @@ from scada.drivers.errors import (
     DeviceTimeoutError,
 )
 from scada.drivers.meters import ModbusMeter, WrongDeviceError
-from scada.drivers.modbus_bus import (
-    BusConflictError,
-    ModbusBusPool,
-    ModbusExceptionError,
-    SerialLine,
-)
+from scada.drivers.modbus_exchange import ModbusExceptionError
+from scada.drivers.modbus_line import SerialLine
+from scada.drivers.modbus_pool import BusConflictError, ModbusBusPool
 from scada.drivers.registers import load_table
 from scada.layout import Channel, Device, MakeModel
 from sim.buses.modbus import EmulatedModbusRtu, pty_accepts_parity

@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scada.drivers.errors import DeviceGarbageError
-from scada.drivers.modbus_bus import Backoff, SerialLine
+from scada.drivers.modbus_bus import Backoff
+from scada.drivers.modbus_line import SerialLine
 from scada.drivers.registers import (
     MAX_READ_COUNT,
     RegisterMapError,

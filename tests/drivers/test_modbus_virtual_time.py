@@ -13,7 +13,7 @@ import pytest
 from scada.clock import LoopClock, run_virtual
 from scada.drivers.errors import DeviceTimeoutError, DriverError
 from scada.drivers.meters import ModbusMeter
-from scada.drivers.modbus_bus import ModbusBusPool
+from scada.drivers.modbus_pool import ModbusBusPool
 from sim.buses.modbus import EmulatedModbusRtu, EmulatedModbusTcp
 from tests.drivers.modbus_support import (
     GARAGE,
