@@ -1,8 +1,9 @@
 """The simulated AtomicTNode (ATN): contracts, heartbeats, price-driven dispatch, acks.
 
 ``SimulatedAtn(layout, link_end, clock, price_profile)`` runs against one SCADA over the uplink
-seam (in-process now, MQTT later); see :mod:`sim.atn.actor` for its behaviour and
-:mod:`sim.atn.policy` for the dispatch policy.
+seam (in-process now, MQTT later); see :mod:`sim.atn.actor` for how it is put together,
+:mod:`sim.atn.contracts` for its contracts, :mod:`sim.atn.dispatch` and :mod:`sim.atn.policy`
+for its orders.
 """
 
 from sim.atn.actor import SimulatedAtn

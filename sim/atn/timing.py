@@ -1,8 +1,9 @@
-"""The periods of the simulated ATN."""
+"""The periods of the simulated ATN, and the one way its parts measure time between instants."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,3 +24,8 @@ class AtnTiming:
             raise ValueError("every period of the simulated ATN must be positive")
         if self.command_ttl_s <= self.command_period_s:
             raise ValueError("command_ttl_s must exceed command_period_s, or orders would lapse")
+
+
+def seconds_between(earlier: datetime, later: datetime) -> float:
+    """Seconds from ``earlier`` to ``later``; negative when ``later`` comes first."""
+    return (later - earlier).total_seconds()
