@@ -131,9 +131,16 @@ class Periods:
                 self._fold((house, scada, p), series.channel, series.unit, _acc(values, stamps))
 
     def add_report(self, report: AggregateReport) -> None:
-        """An aggregate report (one with no digest): its mean times its count is its sum."""
+        """An aggregate report (one with no digest): its mean times its count is its sum.
+        Raises ``ValueError``, having added nothing, if the report's period does not lie inside
+        one of these periods (a 1000 s report across an hour's end cannot be split)."""
         start = to_us(report.period_start)
         key = (report.house_alias, report.scada_alias, self._start(start))
+        if start + report.period_s * 1_000_000 > key[2] + self._period_us:
+            raise ValueError(
+                f"a {report.period_s} s aggregate from {report.period_start.isoformat()} "
+                f"does not fit in one {self.period_s} s period"
+            )
         self._cover(key[0], key[1], start, start + 1)
         columns = zip(
             report.channels,
@@ -161,6 +168,13 @@ class Periods:
                 parsed.append(((house, scada, self._start(start)), start, channels))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"malformed digest: {exc}") from exc
+        for key, _, channels in parsed:
+            # a last reading outside the period would make a report that cannot be sent
+            for channel, _, acc in channels:
+                if self._start(acc.last_us) != key[2]:
+                    raise ValueError(
+                        f"malformed digest: last reading of {channel} outside its period"
+                    )
         for key, start, channels in parsed:
             self._cover(key[0], key[1], start, start + 1)
             for channel, unit, acc in channels:

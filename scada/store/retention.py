@@ -201,7 +201,10 @@ def _load(
     if isinstance(msg, Status) and kind == "status":
         periods.add_status(msg)
     elif isinstance(msg, AggregateReport) and kind == "aggregate":
-        periods.add_report(msg)
+        try:
+            periods.add_report(msg)
+        except ValueError as exc:
+            return str(exc)
     else:
         return f"a {msg.type} message stored as a {kind}"
     return periods

@@ -13,6 +13,7 @@ from scada.protocol.base import new_id
 from scada.protocol.codec import decode, encode
 from scada.protocol.readings import AggregateReport, ChannelSeries, Status
 from scada.store import CompactionReport, Retention, Store
+from scada.store.aggregate import Periods
 from tests.store.store_support import (
     T0,
     House,
@@ -363,3 +364,49 @@ def test_a_status_that_cannot_be_read_is_quarantined_by_compaction(
         assert d.quarantined == 1
         assert d.recent_quarantine[0].reason.startswith("cannot be aggregated: undecodable")
         assert d.tier("5-min aggregates").rows == 1
+
+
+def test_an_aggregate_across_an_hours_end_is_quarantined_and_compaction_goes_on(
+    path: Path, clock: ManualClock
+) -> None:
+    # a well-formed 1000 s aggregate from 00:56:40 (put from outside) runs past 01:00: it
+    # cannot be folded into one hour, so it is quarantined, and the rest is compacted as usual
+    start = T0 + timedelta(seconds=3400)
+    across = AggregateReport(
+        id=new_id(),
+        house_alias="test.house",
+        scada_alias="test.house.scada",
+        period_start=start,
+        period_s=1000,
+        channels=("ch-0",),
+        units=("degC",),
+        counts=(3,),
+        mins=(1.0,),
+        means=(2.0,),
+        maxs=(3.0,),
+        lasts=(3.0,),
+        last_offsets_ms=(999_000,),
+    )
+    s = _status(T0)
+    with Store.open(path, clock, durable=False) as store:
+        assert store.put(across)
+        store.put(s)
+        store.compact(T0 + 2 * DAY)  # the status becomes a 5-minute aggregate
+        report = store.compact(T0 + 9 * DAY)  # and both are due to become hourly ones
+        assert report.quarantined == 1
+        d = store.details()
+        [q] = d.recent_quarantine
+        assert q.id == across.id
+        assert "does not fit in one 3600 s period" in q.reason
+        assert_same(aggregates_of(_everything(store), 3600), reference([s], 3600))
+
+
+def test_a_digest_with_a_last_reading_outside_its_period_is_refused() -> None:
+    digest = (
+        '[{"h":"test.house","s":"test.house.scada","b":0,'
+        '"c":[["ch-0","degC",1,2.0,2.0,2.0,2.0,3600000000]]}]'
+    )
+    hourly = Periods(3600)
+    with pytest.raises(ValueError, match="last reading of ch-0 outside its period"):
+        hourly.add_digest(digest)
+    assert hourly.periods == {}
