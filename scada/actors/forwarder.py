@@ -86,9 +86,19 @@ class Forwarder:
         while True:
             now = self.clock.monotonic()
             if now >= next_compact:
-                report = self.store.compact(self.clock.now())
-                next_compact = now + (COMPACT_PERIOD_S if report.done else IDLE_S)
-                self._pending = True  # compaction may have made aggregates to send
+                next_compact = now + COMPACT_PERIOD_S
+                try:
+                    report = self.store.compact(self.clock.now())
+                except Exception:  # the boundary: what is stored must still go up without it
+                    log.exception(
+                        "store: compaction failed (rolled back); sending goes on, compaction "
+                        "is tried again in %.0f s",
+                        COMPACT_PERIOD_S,
+                    )
+                else:
+                    if not report.done:
+                        next_compact = now + IDLE_S
+                    self._pending = True  # compaction may have made aggregates to send
             if self._acks:
                 done = self.store.ack_many(self._acks)
                 self._acks.clear()

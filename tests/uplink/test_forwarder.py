@@ -159,3 +159,24 @@ async def test_in_flight_at_start_is_sent_again(tmp_path: Path) -> None:
     async with rig(tmp_path) as r2:
         await r2.settle()
         assert r2.link.sent == ids
+
+
+async def test_a_failing_compaction_does_not_stop_sending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_: object) -> None:
+        raise ValueError("a bug in compaction")
+
+    r = Rig(tmp_path)
+    monkeypatch.setattr(r.store, "compact", broken)
+    task = asyncio.create_task(r.fwd.run())
+    try:
+        ids = r.offer(3)
+        await r.settle()
+        assert r.link.sent == ids
+        assert not task.done()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        r.store.close()
+    assert "compaction failed" in caplog.text
