@@ -38,7 +38,6 @@ from scada.layout import Layout
 from scada.link.base import Uplink
 from scada.protocol import (
     AggregateReport,
-    CommandOutcome,
     CommandResult,
     ContractHeartbeat,
     DispatchContract,
@@ -46,7 +45,6 @@ from scada.protocol import (
     Mode,
     PowerReading,
     ProblemEvent,
-    RelayState,
     Snapshot,
     SnapshotRequest,
     Status,
@@ -56,7 +54,7 @@ from sim.atn.acks import AckBatcher
 from sim.atn.contracts import ContractKeeper
 from sim.atn.dispatch import Dispatcher
 from sim.atn.journal import AtnLog, Entry
-from sim.atn.policy import DispatchPolicy, Order
+from sim.atn.policy import DispatchPolicy
 from sim.atn.prices import PriceBands, PriceProfile, house_tz, simple_price_profile
 from sim.atn.readings import LatestReadings
 from sim.atn.timing import AtnTiming
@@ -182,59 +180,9 @@ class SimulatedAtn:
         return self.keeper.contract
 
     @property
-    def accepted(self) -> bool:
-        """True once the SCADA accepted the current contract."""
-        return self.keeper.accepted
-
-    @property
-    def contracts(self) -> list[DispatchContract]:
-        """Every contract offered, oldest first."""
-        return self.keeper.contracts
-
-    @property
-    def contracts_lost(self) -> int:
-        """Contracts the SCADA did not answer about in time, or reported ended or terminated."""
-        return self.keeper.contracts_lost
-
-    @property
-    def offering(self) -> bool:
-        """False after :meth:`terminate` or :meth:`stop_offering`, until :meth:`resume`."""
-        return self.keeper.offering
-
-    @property
-    def echo_misses(self) -> int:
-        """SCADA heartbeats whose echo matched neither of the ATN's last two digits."""
-        return self.keeper.echo_misses
-
-    @property
-    def echo_none(self) -> int:
-        """SCADA heartbeats that echoed no digit at all."""
-        return self.keeper.echo_none
-
-    @property
-    def orders(self) -> dict[str, Order]:
-        """The latest decision, by actuator node."""
-        return self.dispatcher.orders
-
-    @property
-    def commanded(self) -> dict[str, RelayState]:
-        """The state last ordered, by actuator node."""
-        return self.dispatcher.commanded
-
-    @property
-    def results(self) -> Counter[CommandOutcome]:
-        """Command results received, by outcome."""
-        return self.dispatcher.results
-
-    @property
-    def refused(self) -> list[CommandResult]:
-        """The latest refused command results, oldest first."""
-        return self.dispatcher.refused
-
-    @property
     def boss(self) -> bool:
         """True while the ATN holds a contract the SCADA accepted (and so sends orders)."""
-        return self.contract is not None and self.accepted and not self.silent
+        return self.contract is not None and self.keeper.accepted and not self.silent
 
     async def run(self) -> None:
         """Listen, keep contracts, dispatch and request snapshots until cancelled."""

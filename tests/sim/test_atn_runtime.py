@@ -50,8 +50,8 @@ def test_remote_control_with_contracts_back_to_back() -> None:
             atn, scada = r.atn, r.runtime.controller
             # RemoteControl within seconds, and never LocalControl across three contract changes.
             assert r.modes_between(T0 + minutes(0.2), r.now) == {Mode.REMOTE}
-            assert len(atn.contracts) == 4
-            assert atn.contracts_lost == 0
+            assert len(atn.keeper.contracts) == 4
+            assert atn.keeper.contracts_lost == 0
             assert scada.state.contract is not None
             assert atn.contract is not None
             assert scada.state.contract.contract_id == atn.contract.contract_id
@@ -73,7 +73,7 @@ def test_remote_control_with_contracts_back_to_back() -> None:
             # Heartbeats go both ways with the digit echo.
             beats = atn.log.of_type(ContractHeartbeat)
             assert all(b.from_side is Side.SCADA for b in beats)
-            assert atn.echo_misses == 0
+            assert atn.keeper.echo_misses == 0
             assert r.atn.log.sent_counts["contract.heartbeat"] >= 32 * 2
 
     run_virtual(body)
@@ -115,11 +115,13 @@ def test_commands_expire_and_are_sent_again_every_ten_minutes() -> None:
                 assert max(gaps) <= 600
             # Each was answered and obeyed, but for the compressor's minimum off time after the
             # start: that refusal is retried every heartbeat period until the heat pump runs.
-            results = r.atn.results
+            results = r.atn.dispatcher.results
             answered = results[CommandOutcome.CONFIRMED] + results[CommandOutcome.REFUSED]
             assert len(cmds) - 3 <= answered <= len(cmds)
-            assert {(x.target, x.interlock) for x in r.atn.refused} == {(HP, "min-off-time")}
-            assert max(x.at for x in r.atn.refused) < T0 + minutes(5)
+            assert {(x.target, x.interlock) for x in r.atn.dispatcher.refused} == {
+                (HP, "min-off-time")
+            }
+            assert max(x.at for x in r.atn.dispatcher.refused) < T0 + minutes(5)
             assert r.relay_at(HP, T0 + minutes(5.6))
 
     run_virtual(body)
@@ -136,7 +138,7 @@ def test_cheapest_hours_charge_with_the_heat_pump_and_the_elements() -> None:
             assert r.relay_at(CIRC, at)
             assert r.relay_on(HP)
             assert not r.relay_on(ELT)
-            assert "cheapest hours" in r.atn.orders[ELT].reason
+            assert "cheapest hours" in r.atn.dispatcher.orders[ELT].reason
 
     run_virtual(body)
 
@@ -152,7 +154,7 @@ def test_peak_hours_coast_on_the_tank() -> None:
             assert not r.relay_on(HP)
             assert not r.relay_on(ELT)
             assert r.relay_on(CIRC), "coasting draws on the tank: the circulator runs"
-            assert "peak" in r.atn.orders[HP].reason
+            assert "peak" in r.atn.dispatcher.orders[HP].reason
 
     run_virtual(body)
 
@@ -163,7 +165,7 @@ def test_peak_hours_run_the_heat_pump_when_the_tank_nears_its_minimum() -> None:
         async with rig(values={**tank(42, 41, 40, 40, 40), **COLD_ROOM}, start=start) as r:
             await r.run_for(14 * 60)
             assert r.relay_on(HP)
-            assert "near tank_min_c" in r.atn.orders[HP].reason
+            assert "near tank_min_c" in r.atn.dispatcher.orders[HP].reason
             r.bench.values.update(tank(55, 50, 48, 46, 45))
             await r.run_for(10 * 60)  # the next status tells the ATN
             assert not r.relay_on(HP)
@@ -213,7 +215,7 @@ def test_silent_atn_falls_back_to_local_control_then_resumes() -> None:
             assert (back - back_at).total_seconds() <= 30
             assert r.atn.contract is not None
             assert r.atn.contract.contract_id != first.contract_id
-            assert r.atn.contracts_lost == 1
+            assert r.atn.keeper.contracts_lost == 1
 
     run_virtual(body)
 
@@ -234,7 +236,7 @@ def test_short_silence_is_bridged_by_the_next_heartbeat() -> None:
             assert r.modes_between(silent_at, r.now) == {Mode.REMOTE}
             assert r.atn.contract is not None
             assert r.atn.contract.contract_id == first.contract_id
-            assert r.atn.contracts_lost == 0
+            assert r.atn.keeper.contracts_lost == 0
 
     run_virtual(body)
 
@@ -276,7 +278,7 @@ def test_stop_offering_lets_the_contract_run_out() -> None:
             c = r.runtime.controller.state.contract
             assert c is not None
             assert c.status is ContractStatus.ENDED
-            assert len(r.atn.contracts) == 1
+            assert len(r.atn.keeper.contracts) == 1
             end = T0 + minutes(15)
             assert r.modes_between(T0 + minutes(1), end + minutes(4)) == {Mode.REMOTE}
             assert r.mode() is Mode.LOCAL
@@ -303,7 +305,7 @@ def test_uplink_cut_and_restored() -> None:
             assert (back - back_at).total_seconds() <= 60
             assert r.modes_between(back, r.now) == {Mode.REMOTE}
             assert r.atn.counts["status"] > statuses
-            assert r.atn.contracts_lost == 1
+            assert r.atn.keeper.contracts_lost == 1
 
     run_virtual(body)
 
@@ -320,7 +322,7 @@ def test_admin_hold_refuses_the_atn_which_takes_over_again_after() -> None:
             held_at = r.now
             await r.run_for(4 * 60)
             assert not r.relay_on(CIRC)
-            refusals = [x for x in r.atn.refused if x.at > held_at]
+            refusals = [x for x in r.atn.dispatcher.refused if x.at > held_at]
             assert refusals
             assert all("obeys admin" in (x.reason or "") for x in refusals)
             await r.run_for(60 + 40)  # the hold ends at 5 min; the ATN retries within 30 s
@@ -355,14 +357,14 @@ def test_a_late_answer_is_followed_not_fought() -> None:
     async def body() -> None:
         async with rig(values={**WARM_TANK, **COLD_ROOM}, atn_end=laggy) as r:
             await r.run_for(10 * 60)
-            first, second = r.atn.contracts
+            first, second = r.atn.keeper.contracts
             assert r.atn.contract is not None
             assert r.atn.contract.contract_id == first.contract_id
             held = r.runtime.controller.state.contract
             assert held is not None
             assert held.contract_id == first.contract_id
             assert r.modes_between(T0 + minutes(0.2), r.now) == {Mode.REMOTE}
-            assert r.atn.results[CommandOutcome.CONFIRMED] > 0
+            assert r.atn.dispatcher.results[CommandOutcome.CONFIRMED] > 0
             assert second.contract_id != first.contract_id
 
     run_virtual(body)
