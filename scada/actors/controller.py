@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from scada.actors.decisions import Decisions
 from scada.actors.house import HouseState
 from scada.actors.pass_schedule import (
     CONTROL_PERIOD_S,
@@ -33,18 +34,12 @@ from scada.clock import RANK_CONTROL, TIMER_RANK, wake_or_timeout
 from scada.control import (
     HomeAloneInputs,
     ModeState,
-    Override,
-    RelayRecord,
     Step,
-    apply_interlocks,
     authorize,
-    decide,
 )
 from scada.control import modes as m
 from scada.control.hold import Hold
-from scada.control.home_alone import steady_until as home_alone_steady_until
 from scada.control.inputs import control_channels
-from scada.control.interlocks import steady_until as interlocks_steady_until
 from scada.link.base import Uplink
 from scada.protocol.base import new_id
 from scada.protocol.commands import ActuatorCommand, CommandResult
@@ -74,10 +69,6 @@ ATN_COMMAND_TTL_S = 300.0
 
 _PassInputs = tuple[ModeState, int, int, bool, int]
 """What a control pass reads (see ``Controller._pass_inputs``)."""
-_InterlockKey = tuple[
-    CommandSource, dict[str, RelayState], dict[str, float | None], dict[str, RelayRecord]
-]
-_Interlocked = tuple[dict[str, RelayState], list[Override]]
 
 
 class Controller:
@@ -96,8 +87,7 @@ class Controller:
         self.state: ModeState = m.initial(self.clock.now())
         self.relays = RelayBook(self.layout)
         self._channels = control_channels(self.settings)
-        self._decided: Memo[HomeAloneInputs, dict[str, RelayState]] | None = None
-        self._interlocks: Memo[_InterlockKey, _Interlocked] | None = None
+        self._decisions = Decisions(self.settings, self.layout.actuators)
         # Counts the changes of what a pass reads besides the mode state, the readings and the
         # devices: the relays' commanded and observed states and history, the ATN's and the
         # admin's wishes.
@@ -232,8 +222,8 @@ class Controller:
             self.house.record_audit(who, "set_relay", cmd.target, "refused", refusal.reason)
             return result, False
         assert relay is not None
-        final, overrides = self._interlocked(
-            {cmd.target: cmd.state}, cmd.source, now, self._readings()
+        final, overrides = self._decisions.interlocked(
+            {cmd.target: cmd.state}, cmd.source, now, self._readings(), self.relays.history
         )
         forced = next((o for o in overrides if o.node == cmd.target), None)
         if forced is not None:
@@ -448,13 +438,7 @@ class Controller:
             relays=self.relays.current(),
             heat_pump_available=self._heat_pump_ok(),
         )
-        memo = self._decided
-        if memo is not None and memo.fits(inputs, now):
-            return boss, dict(memo.result)
-        desired = decide(inputs, self.settings, now).desired
-        until = home_alone_steady_until(inputs, self.settings, now)
-        self._decided = Memo(inputs, now, until, desired)
-        return boss, dict(desired)
+        return boss, self._decisions.home_alone(inputs, now)
 
     def _heat_pump_ok(self) -> bool:
         hp = self.settings.heat_pump
@@ -465,44 +449,6 @@ class Controller:
 
     def _readings(self) -> dict[str, float | None]:
         return self.house.book.fresh_values(self._channels)
-
-    def _interlocked(
-        self,
-        desired: dict[str, RelayState],
-        source: CommandSource,
-        now: datetime,
-        readings: dict[str, float | None],
-    ) -> _Interlocked:
-        res = apply_interlocks(
-            desired,
-            source,
-            readings=readings,
-            relay_history=self.relays.history,
-            actuators=self.layout.actuators,
-            settings=self.settings,
-            now=now,
-        )
-        return res.final, res.overrides
-
-    def _interlocked_pass(
-        self,
-        desired: dict[str, RelayState],
-        source: CommandSource,
-        now: datetime,
-        readings: dict[str, float | None],
-    ) -> _Interlocked:
-        """:meth:`_interlocked` for a control pass: many passes see the inputs of the one
-        before, inside the same minimum times, and get its answer again."""
-        key = (source, desired, readings, self.relays.history)
-        memo = self._interlocks
-        if memo is not None and memo.fits(key, now):
-            return memo.result
-        result = self._interlocked(desired, source, now, readings)
-        until = interlocks_steady_until(
-            desired, relay_history=self.relays.history, actuators=self.layout.actuators, now=now
-        )
-        self._interlocks = Memo(key, now, until, result)
-        return result
 
     def _pass_inputs(self) -> _PassInputs:
         """What a pass reads, but time: the mode state, :attr:`_inputs_seq`, the control
@@ -551,13 +497,9 @@ class Controller:
     def _quiet_until(self, now: datetime, source: CommandSource) -> datetime | None:
         """Until when time alone leaves the decisions of a pass at ``now`` as they are (the
         mode state's own deadlines are :meth:`_time_deadline`)."""
-        times: list[datetime | None] = []
+        times: list[datetime | None] = [self._decisions.steady_until(source)]
         if source is CommandSource.ATN:
             times += (exp for _, exp in self._atn_wants.values() if exp is not None and exp > now)
-        elif source is CommandSource.HOME_ALONE and self._decided is not None:
-            times.append(self._decided.until)
-        if self._interlocks is not None:
-            times.append(self._interlocks.until)
         return earliest(*times)
 
     async def _apply(self, now: datetime, *, steady: Memo[None, ModeState] | None = None) -> None:
@@ -571,7 +513,9 @@ class Controller:
                 inputs = None
             readings = self._readings()
             source, desired = self._wanted(now, readings)
-            final, overrides = self._interlocked_pass(desired, source, now, readings)
+            final, overrides = self._decisions.interlocked_pass(
+                desired, source, now, readings, self.relays.history
+            )
             fired = {o.node: o for o in overrides}
             for node, relay in self.relays.items():
                 o = fired.get(node)
