@@ -4,6 +4,9 @@
   relay boards, PCF8575 (Krida) relay boards and ADS1115 thermistor ADCs;
 * :mod:`sim.buses.one_wire` — a 1-Wire sysfs tree (``28-*/w1_slave``) in a folder;
 * :mod:`sim.buses.gpio` — gpiozero mock pins for GPIO relays and pulse inputs;
+* :mod:`sim.buses.modbus` — real pymodbus TCP and RTU servers answering for emulated meters
+  (:mod:`sim.buses.modbus_meter`), the RTU one on an emulated RS-485 line
+  (:mod:`sim.buses.rs485`);
 * :mod:`sim.buses.machine` — :class:`~sim.buses.machine.EmulatedBuses`, the
   :class:`scada.drivers.buses.Buses` seam over all of them.
 

@@ -6,7 +6,7 @@ window and started again finds its fault applied again at once, and one started 
 window closed never sees it.
 
 * ``meter_timeout``: the emulated Modbus TCP server of device ``target`` stops answering
-  (:attr:`~sim.buses.modbus.ModbusFaults.silent`); the real driver times out on every read.
+  (:attr:`~sim.buses.modbus_meter.ModbusFaults.silent`); the real driver times out on every read.
 * ``sensor_stuck``: the DS18B20 of channel ``target`` leaves the 1-Wire bus (its folder goes):
   the driver's read finds nothing (:meth:`~sim.emulation.SimEmulation.fail_channel`).
 """

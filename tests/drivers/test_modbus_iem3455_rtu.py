@@ -29,7 +29,8 @@ from scada.drivers.modbus_line import SerialLine
 from scada.drivers.modbus_pool import BusConflictError, ModbusBusPool
 from scada.drivers.registers import load_table
 from scada.layout import Channel, Device, MakeModel
-from sim.buses.modbus import EmulatedModbusRtu, pty_accepts_parity
+from sim.buses.modbus import EmulatedModbusRtu
+from sim.buses.rs485 import pty_accepts_parity
 from tests.drivers.modbus_support import (
     FAST_TIMEOUT_S,
     GARAGE,
