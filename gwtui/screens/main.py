@@ -92,7 +92,14 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ updates
 
+    def _widgets_gone(self) -> bool:
+        """The app is closing and this screen's widgets are gone (a worker that was past its
+        last await, such as the attach, may still report in)."""
+        return not self.query(HouseHeader)
+
     def apply_changes(self, changes: Changes) -> None:
+        if self._widgets_gone():
+            return
         flags = changes.flags
         header = self.query_one(HouseHeader)
         if flags & (Changed.HEADER | Changed.CONNECTION):
@@ -113,15 +120,16 @@ class MainScreen(Screen[None]):
         self._update_titles()
 
     def tick(self) -> None:
-        if not self.query(HouseHeader):
-            return  # the app is closing and the widgets are gone
+        if self._widgets_gone():
+            return
         header = self.query_one(HouseHeader)
         header.operator = self.console.operator
         header.refresh_from()
         self.query_one(SensorTable).tick()
 
     def rebuild_log(self) -> None:
-        self.query_one(EventLogTable).rebuild()
+        if not self._widgets_gone():
+            self.query_one(EventLogTable).rebuild()
 
     def _update_titles(self) -> None:
         sensors = self.query_one(SensorTable)
