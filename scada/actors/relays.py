@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scada.clock import RANK_DEVICES, TIMER_RANK, Clock
+from scada.clock import RANK_DEVICES, TIMER_RANK, Clock, within
 from scada.drivers import DriverError, ReadBackMismatchError, RelayBoard
 
 INBOX = 64
@@ -116,8 +116,7 @@ class RelayActor:
 
     async def _open_and_read(self) -> bool:
         try:
-            async with asyncio.timeout(GUARD_S):
-                await self.board.open()
+            await within(GUARD_S, self.board.open())
         except DriverError as e:
             self._sink.device_failed(self.board.name, e.reason)
             return False
@@ -128,8 +127,7 @@ class RelayActor:
 
     async def _read_all(self) -> bool:
         try:
-            async with asyncio.timeout(GUARD_S):
-                coils = await self.board.read_all(self.channels)
+            coils = await within(GUARD_S, self.board.read_all(self.channels))
         except DriverError as e:
             self._sink.device_failed(self.board.name, e.reason)
             return False
@@ -143,10 +141,8 @@ class RelayActor:
 
     async def _apply(self, job: _Job) -> SwitchOutcome:
         try:
-            async with asyncio.timeout(GUARD_S):
-                await self.board.write(job.channel, job.energized)
-            async with asyncio.timeout(GUARD_S):
-                seen = await self.board.read(job.channel)
+            await within(GUARD_S, self.board.write(job.channel, job.energized))
+            seen = await within(GUARD_S, self.board.read(job.channel))
         except ReadBackMismatchError as e:
             # The board answered: it is alive, but the relay did not follow (a stuck contact,
             # a coil without its supply). That is this relay's failure, not the board's.

@@ -9,10 +9,10 @@ period to show a value).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
-from typing import Protocol
+from collections.abc import Coroutine, Sequence
+from typing import Any, Protocol
 
-from scada.clock import RANK_DEVICES, TIMER_RANK, Clock
+from scada.clock import RANK_DEVICES, TIMER_RANK, Clock, within
 from scada.drivers import DriverError, NotYetMeasuredError, SensorDevice
 from scada.layout import Channel
 
@@ -88,10 +88,9 @@ class SensorActor:
             _raise_if_cancelled()
             await self._clock.sleep(min(next_due.values()) - self._clock.monotonic())
 
-    async def _try(self, op: Awaitable[None]) -> bool:
+    async def _try(self, op: Coroutine[Any, Any, None]) -> bool:
         try:
-            async with asyncio.timeout(self._guard_s):
-                await op
+            await within(self._guard_s, op)
         except DriverError as e:
             self._sink.device_failed(self.device.name, e.reason)
             return False
@@ -102,8 +101,7 @@ class SensorActor:
 
     async def _poll(self, due: list[str]) -> bool:
         try:
-            async with asyncio.timeout(self._guard_s):
-                result = await self.device.read(due)
+            result = await within(self._guard_s, self.device.read(due))
         except DriverError as e:
             self._sink.device_failed(self.device.name, e.reason)
             return False

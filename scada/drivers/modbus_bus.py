@@ -247,7 +247,7 @@ class ModbusBus:
 
     def _must_rebuild(self, wire: Wire) -> bool:
         """After a failed transaction: rebuild unless the serial line merely stayed silent."""
-        if wire.received or wire.lost.is_set():
+        if wire.received or wire.lost:
             return True
         return isinstance(self.line, TcpLine)
 

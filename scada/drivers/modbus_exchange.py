@@ -57,13 +57,15 @@ class ModbusExceptionError(DeviceRefusedError):
 class Wire:
     """What the client saw during one transaction (through pymodbus' trace hooks).
 
-    One per client: the hooks are bound when the client is made. ``lost`` stays set once the
-    connection has dropped; ``received`` is reset by the bus before each request.
+    One per client: the hooks are bound when the client is made. ``lost`` stays true once the
+    connection has dropped; ``received`` is reset by the bus before each request. ``on_loss``
+    is called (on the event loop) when the connection drops, while an exchange waits.
     """
 
     def __init__(self) -> None:
         self.received = b""
-        self.lost = asyncio.Event()
+        self.lost = False
+        self.on_loss: Callable[[], None] | None = None
 
     def packet(self, sending: bool, data: bytes) -> bytes:
         if not sending:
@@ -73,7 +75,9 @@ class Wire:
 
     def connection(self, connected: bool) -> None:
         if not connected:
-            self.lost.set()
+            self.lost = True
+            if self.on_loss is not None:
+                self.on_loss()
 
 
 def read_request(
@@ -103,42 +107,39 @@ async def exchange(
     ``what`` describes the request and ``bus_label`` the bus in their messages.
     """
 
-    async def answer_of() -> ModbusPDU | None:
-        # pymodbus raises ConnectionException at the call, not the await, when the
-        # connection is already gone: both happen inside this task.
-        return await request()
-
-    async def loss() -> ModbusPDU | None:
-        await wire.lost.wait()
-        return None
-
-    answer = asyncio.ensure_future(answer_of())
-    lost = asyncio.ensure_future(loss())
+    if wire.lost:
+        raise DeviceTimeoutError(device, f"connection to {bus_label} lost before {what}")
+    response: ModbusPDU | None = None
     try:
-        async with asyncio.timeout(timeout_s):
-            await asyncio.wait({answer, lost}, return_when=asyncio.FIRST_COMPLETED)
+        # The request runs in this task; a lost connection ends the wait at once, as the
+        # timeout would (pymodbus would wait out its own backstop for an answer that cannot
+        # come). No helper task: a meter read every minute is a large share of a simulated
+        # house's event loop.
+        async with asyncio.timeout(timeout_s) as deadline:
+
+            def cut_short() -> None:
+                if not deadline.expired():
+                    deadline.reschedule(asyncio.get_running_loop().time())
+
+            wire.on_loss = cut_short
+            try:
+                # pymodbus raises ConnectionException at the call, not the await, when the
+                # connection is already gone: both are caught here.
+                response = await request()
+            finally:
+                wire.on_loss = None
     except TimeoutError:
         pass
-    finally:
-        lost.cancel()
-        if not answer.done():
-            answer.cancel()
-            # asyncio.wait never raises the answer's own error, and it lets a cancellation
-            # of *this* task through (suppressing CancelledError here would swallow it).
-            await asyncio.wait({answer})
-    if answer.done() and not answer.cancelled():
-        try:
-            response = answer.result()
-        except ConnectionException as e:
-            wire.lost.set()
-            raise DeviceTimeoutError(device, f"connection to {bus_label} lost: {e}") from None
-        except (ModbusException, OSError) as e:
-            raise DeviceGarbageError(device, f"{what}: {e}") from None
-        if response is not None:
-            return response
+    except ConnectionException as e:
+        wire.lost = True
+        raise DeviceTimeoutError(device, f"connection to {bus_label} lost: {e}") from None
+    except (ModbusException, OSError) as e:
+        raise DeviceGarbageError(device, f"{what}: {e}") from None
+    if response is not None:
+        return response
     if wire.received:
         raise DeviceGarbageError(device, _garbage_reason(line, wire.received, what))
-    if wire.lost.is_set():
+    if wire.lost:
         raise DeviceTimeoutError(device, f"connection to {bus_label} lost during {what}")
     raise DeviceTimeoutError(device, f"no answer to {what} within {timeout_s:g} s")
 

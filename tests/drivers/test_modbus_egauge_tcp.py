@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -308,3 +309,33 @@ def test_non_modbus_device_is_refused() -> None:
     relay_board = house(GARAGE).device("relay-board")
     with pytest.raises(DriverError, match="not a Modbus bus"):
         ModbusMeter(relay_board, [], RedirectBuses(), SystemClock())
+
+
+async def test_connection_dropped_during_a_request_fails_as_lost_not_as_a_timeout() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)  # the request has arrived: drop the connection unanswered
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    device, channels = meter_device(HW25, "egauge")
+    timeout_s = 20.0
+    device = with_tcp(device, timeout_s=timeout_s).model_copy(update={"hw_uid": None})
+    buses = RedirectBuses()
+    buses.tcp[("egauge4030.local", 502)] = ("127.0.0.1", server.sockets[0].getsockname()[1])
+    meter = make_meter(device, channels, buses)
+    try:
+        await meter.open()
+        started = time.monotonic()
+        with pytest.raises(DeviceTimeoutError) as e:
+            await meter.read([channels[0].name])
+        # The loss ends the wait: it is not the timeout that ends it (that would take 20 s).
+        assert time.monotonic() - started < timeout_s
+        assert e.value.device == "egauge"
+        assert "lost during input registers" in e.value.reason
+        bus = meter.bus
+        assert bus is not None
+        assert not bus.connected  # the dead client is dropped, so the next read reconnects
+    finally:
+        await meter.close()
+        server.close()
+        await server.wait_closed()

@@ -1,0 +1,123 @@
+"""``within``: a timeout that arms no timer for a coroutine that never suspends."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from scada.clock import VirtualTimeLoop, within
+
+
+def run(main: asyncio.Future[object] | object) -> object:
+    loop = VirtualTimeLoop()
+    try:
+        return loop.run_until_complete(main)  # type: ignore[arg-type]
+    finally:
+        loop.close()
+
+
+async def answer_now(value: int) -> int:
+    return value
+
+
+async def fail_now() -> int:
+    raise ValueError("bad frame")
+
+
+def test_a_coroutine_that_never_suspends_gives_its_value_and_arms_no_timer() -> None:
+    async def main() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, VirtualTimeLoop)
+        armed = loop._armed
+        value = await within(5.0, answer_now(7))
+        return value, loop._armed - armed
+
+    assert run(main()) == (7, 0)
+
+
+def test_an_error_in_the_first_step_comes_out_as_it_is() -> None:
+    with pytest.raises(ValueError, match="bad frame"):
+        run(within(5.0, fail_now()))
+
+
+def test_a_coroutine_that_suspends_and_finishes_in_time_gives_its_value() -> None:
+    async def slow(value: int) -> int:
+        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.0)
+        return value
+
+    async def main() -> tuple[int, float]:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        value = await within(5.0, slow(3))
+        return value, loop.time() - start
+
+    assert run(main()) == (3, 2.0)
+
+
+def test_an_error_after_suspending_comes_out_as_it_is() -> None:
+    async def slow_failure() -> int:
+        await asyncio.sleep(1.0)
+        raise KeyError("register 500")
+
+    with pytest.raises(KeyError, match="register 500"):
+        run(within(5.0, slow_failure()))
+
+
+def test_a_coroutine_that_overruns_is_cancelled_and_times_out() -> None:
+    cleaned_up: list[float] = []
+
+    async def stuck() -> int:
+        try:
+            await asyncio.sleep(60.0)
+        finally:
+            cleaned_up.append(asyncio.get_running_loop().time())
+        return 0
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(TimeoutError):
+            await within(5.0, stuck())
+        return loop.time() - start
+
+    assert run(main()) == 5.0
+    assert cleaned_up == [5.0]
+
+
+def test_cancelling_the_caller_cancels_the_coroutine_and_is_no_timeout() -> None:
+    cancelled: list[bool] = []
+
+    async def stuck() -> int:
+        try:
+            await asyncio.sleep(60.0)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+        return 0
+
+    async def main() -> None:
+        task = asyncio.ensure_future(within(30.0, stuck()))
+        await asyncio.sleep(1.0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(main())
+    assert cancelled == [True]
+
+
+def test_a_coroutine_may_catch_the_timeout_cancellation_and_answer() -> None:
+    async def stubborn() -> str:
+        try:
+            await asyncio.sleep(60.0)
+        except asyncio.CancelledError:
+            return "gave up"
+        return "slept"
+
+    async def main() -> str:
+        # As with asyncio.timeout: a body that swallows the cancellation is not timed out.
+        return await within(5.0, stubborn())
+
+    assert run(main()) == "gave up"
