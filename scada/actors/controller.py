@@ -108,7 +108,7 @@ class Controller:
         self._pass_now = False
         self._stirrable = False  # sleeping past the next period boundary
         self._view: tuple[ModeState, ModeState] | None = None
-        self._deadline: tuple[ModeState, datetime | None, datetime | None] | None = None
+        self._deadline: tuple[ModeState, datetime, datetime | None] | None = None
         self._apply_lock = asyncio.Lock()
         self._link_was = LinkState.NOT_CONFIGURED
         house.on_coil = self._coil_observed
@@ -157,7 +157,6 @@ class Controller:
             return
         self._quiet = None
         steady = self._tick(now)
-        self.atn.beat_if_due(now)
         await self._apply(now, steady=steady)
 
     def wake(self) -> None:
@@ -345,8 +344,10 @@ class Controller:
         a new contract or contract status); returns ``step``. The one way the state changes."""
         before = self.state
         self.state = step.state
-        if self.state is not before and not heartbeat_only(before, self.state):
-            self.stir()
+        if self.state is not before:
+            self.atn.rearm_beat()
+            if not heartbeat_only(before, self.state):
+                self.stir()
         for note in step.notes:
             log.info("%s", note)
         if before.mode is not self.state.mode:
@@ -481,17 +482,18 @@ class Controller:
         return deadline is None or now < deadline
 
     def _time_deadline(self, now: datetime) -> datetime | None:
-        """When time alone next moves the mode state (a silence, a lapse, a hold's end) or
-        makes the SCADA's own heartbeat due. Taken from the state as it is, not from the last
-        quiet pass: every ATN heartbeat moves both later without a pass."""
-        state, sent = self.state, self.atn.last_heartbeat_sent
+        """When time alone next moves the mode state (a silence, a lapse, a hold's end), from
+        the last quiet pass on (from ``now`` without one): a deadline that has passed since
+        then is not lost. Taken from the state as it is, not as the last quiet pass saw it:
+        every heartbeat moves it later without a pass. (The SCADA's own heartbeat has a timer
+        of its own: :meth:`UplinkSide.rearm_beat`.)"""
+        state = self.state
+        since = self._quiet.at if self._quiet is not None else now
         cached = self._deadline
-        if cached is not None and cached[0] is state and cached[1] == sent:
+        if cached is not None and cached[0] is state and cached[1] == since:
             return cached[2]
-        deadline = earliest(
-            m.steady_until(state, now, self.settings), self.atn.own_heartbeat_due(state, sent)
-        )
-        self._deadline = (state, sent, deadline)
+        deadline = m.steady_until(state, since, self.settings)
+        self._deadline = (state, since, deadline)
         return deadline
 
     def _quiet_until(self, now: datetime, source: CommandSource) -> datetime | None:

@@ -12,6 +12,8 @@ the owner to step it, never replaces it itself.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import random
 from datetime import datetime, timedelta
@@ -20,6 +22,7 @@ from typing import Protocol
 from scada.actors.forwarder import Forwarder
 from scada.actors.house import HouseState
 from scada.actors.pass_schedule import heartbeat_only
+from scada.clock import RANK_CONTROL, TIMER_RANK
 from scada.control import (
     Accept,
     ContractMessage,
@@ -52,7 +55,12 @@ log = logging.getLogger("scada.controller")
 
 HEARTBEAT_PERIOD_S = 30.0
 _HEARTBEAT_PERIOD = timedelta(seconds=HEARTBEAT_PERIOD_S)
-_INSTANT = timedelta(microseconds=1)  # the resolution of datetime: "just after"
+#: The SCADA's own heartbeat waits this long past a period of silence: an ATN heartbeat a
+#: little late over a real network is answered rather than crossed by one of ours (which would
+#: double every exchange for as long as the two stayed in step). Far inside the lease's
+#: ``heartbeat_timeout_s``.
+OWN_BEAT_SLACK_S = 5.0
+_OWN_BEAT_AFTER = timedelta(seconds=HEARTBEAT_PERIOD_S + OWN_BEAT_SLACK_S)
 
 
 class ModeOwner(Protocol):
@@ -98,6 +106,11 @@ class UplinkSide:
         #: Store-and-forward for statuses and problems (None: sent live, only in RemoteControl).
         self.forwarder: Forwarder | None = None
         self.last_heartbeat_sent: datetime | None = None
+        # The timer of the SCADA's own heartbeat, and the instant it is armed for.
+        self._beat_timer: asyncio.TimerHandle | None = None
+        self._beat_at: datetime | None = None
+        self._beat_context = contextvars.copy_context()
+        self._beat_context.run(TIMER_RANK.set, RANK_CONTROL)
         self._contract_msg: DispatchContract | None = None
         house.on_power = self._power
         house.on_problem = self._problem
@@ -166,7 +179,7 @@ class UplinkSide:
         return msg
 
     def beat_if_due(self, now: datetime) -> None:
-        """Send the SCADA's own heartbeat if the ATN has been quiet for more than a period."""
+        """Send the SCADA's own heartbeat if the ATN has been quiet for long enough."""
         state = self._owner.state
         due = self.own_heartbeat_due(state, self.last_heartbeat_sent)
         if due is None or now < due:
@@ -177,14 +190,42 @@ class UplinkSide:
 
     def own_heartbeat_due(self, state: ModeState, sent: datetime | None) -> datetime | None:
         """When the SCADA beats on its own, for a quiet ATN (each ATN heartbeat is answered at
-        once): once *more* than a period has passed since the last heartbeat either way. At
-        exactly one period the ATN's own is due (both run on 30 s), and beating first would
-        double every exchange. ``None``: no active contract, or no uplink."""
+        once): :data:`OWN_BEAT_SLACK_S` after a period has passed since the last heartbeat
+        either way. At exactly one period the ATN's own is due (both run on 30 s), and beating
+        first would double every exchange. ``None``: no active contract, or no uplink."""
         c = state.contract
         if c is None or c.status is not ContractStatus.ACTIVE or self.uplink is None:
             return None
         last = c.last_heard if sent is None else max(sent, c.last_heard)
-        return last + _HEARTBEAT_PERIOD + _INSTANT
+        return last + _OWN_BEAT_AFTER
+
+    def rearm_beat(self) -> None:
+        """Keep the timer of the SCADA's own heartbeat on :meth:`own_heartbeat_due`; the owner
+        calls this at every change of the mode state. A timer of its own, not a deadline of
+        the control pass: every ATN heartbeat moves it later, which would otherwise wake the
+        controller for nothing twice a minute."""
+        due = self.own_heartbeat_due(self._owner.state, self.last_heartbeat_sent)
+        if due == self._beat_at:
+            return
+        if self._beat_timer is not None:
+            self._beat_timer.cancel()
+        self._beat_timer, self._beat_at = None, None
+        if due is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop yet (a state restored at construction): armed later
+            return
+        delay_s = (due - self._house.clock.now()).total_seconds()
+        self._beat_timer = loop.call_later(
+            max(0.0, delay_s), self._beat, context=self._beat_context
+        )
+        self._beat_at = due
+
+    def _beat(self) -> None:
+        self._beat_timer, self._beat_at = None, None
+        self.beat_if_due(self._house.clock.now())
+        self.rearm_beat()
 
     def send_up(self, msg: WireMessage) -> None:
         """Send ``msg`` live if the broker is there (dropped otherwise: live traffic only)."""
@@ -225,8 +266,8 @@ class UplinkSide:
         if contract is None or self.uplink is None:
             return
         digit = random.randrange(10)  # noqa: S311 - a liveness echo, not a secret
-        self._owner.step(m.heartbeat_sent(self._owner.state, digit, now), now, "scada")
         self.last_heartbeat_sent = now
+        self._owner.step(m.heartbeat_sent(self._owner.state, digit, now), now, "scada")
         self.send_up(
             ContractHeartbeat(
                 contract=contract,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from scada.actors.pass_schedule import CONTROL_PERIOD_S
-from scada.actors.uplink_side import HEARTBEAT_PERIOD_S
+from scada.actors.uplink_side import HEARTBEAT_PERIOD_S, OWN_BEAT_SLACK_S
 from scada.protocol import (
     ActuatorCommand,
     CommandOutcome,
@@ -110,6 +110,34 @@ def test_remote_control_holds_with_heartbeats_and_the_scada_beats_too() -> None:
         # Answers to the ATN's beats, plus its own every HEARTBEAT_PERIOD_S at most.
         assert len(mine) >= 60
         assert len(rig.rec.payloads(EventKind.MODE, ModeChanged)) == 1
+
+    run_scenario(scenario, uplink=True)
+
+
+def test_a_quiet_atn_gets_the_scadas_own_heartbeat_a_period_and_a_slack_after_the_last() -> None:
+    async def scenario(rig: Rig) -> None:
+        atn = await go_remote(rig)
+
+        def mine() -> list[ContractHeartbeat]:
+            return [h for h in atn.received(ContractHeartbeat) if h.from_side is Side.SCADA]
+
+        atn.heartbeat(digit=6)
+        await rig.advance(0.1)
+        heard = mine()[-1].sent_at  # the answer went out the instant the beat came in
+        answered = len(mine())
+        # A period later the ATN's next beat is due: the SCADA leaves it the slack to come.
+        await rig.advance(HEARTBEAT_PERIOD_S + OWN_BEAT_SLACK_S - 1)
+        assert len(mine()) == answered
+        await rig.advance(2)
+        own = mine()[answered:]
+        assert [h.sent_at - heard for h in own] == [
+            timedelta(seconds=HEARTBEAT_PERIOD_S + OWN_BEAT_SLACK_S, microseconds=0)
+        ]
+        assert own[0].your_last_digit == 6  # still echoing the last digit heard
+        # And on, every period and slack, while the ATN stays quiet (the lease is not lost yet).
+        await rig.advance(HEARTBEAT_PERIOD_S + OWN_BEAT_SLACK_S)
+        assert len(mine()) == answered + 2
+        assert rig.mode() is Mode.REMOTE
 
     run_scenario(scenario, uplink=True)
 
