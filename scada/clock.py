@@ -114,6 +114,38 @@ async def wake_or_timeout(wake: asyncio.Event, timeout_s: float) -> None:
         timer.cancel()
 
 
+class Alarm:
+    """Sets ``event`` after a timeout, like :func:`wake_or_timeout`, but the time can be moved
+    while it waits: one timer cancelled and one armed, where waking the waiter to sleep again
+    would cost a pass of its loop."""
+
+    __slots__ = ("_timer", "event")
+
+    def __init__(self, event: asyncio.Event) -> None:
+        self.event = event
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def wait(self, timeout_s: float) -> None:
+        """Until ``event`` is set, by hand or ``timeout_s`` from now (or when :meth:`move`
+        says); the caller clears it after either."""
+        if self.event.is_set():
+            return
+        self._timer = asyncio.get_running_loop().call_later(max(0.0, timeout_s), self.event.set)
+        try:
+            await self.event.wait()
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def move(self, timeout_s: float) -> None:
+        """While :meth:`wait` waits, ring ``timeout_s`` from now instead; else nothing."""
+        if self._timer is None:
+            return
+        self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(max(0.0, timeout_s), self.event.set)
+
+
 async def within(timeout_s: float, coro: Coroutine[Any, Any, T]) -> T:
     """``await coro`` bounded by ``timeout_s`` on the loop's time, as ``asyncio.timeout`` would:
     ``TimeoutError`` when it runs out, the coroutine cancelled.

@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-from scada.clock import Clock, wake_or_timeout
+from scada.clock import Alarm, Clock, wake_or_timeout
 from scada.layout import Layout
 from scada.link.base import Uplink
 from scada.protocol import (
@@ -188,7 +188,11 @@ class SimulatedAtn:
         """Listen, keep contracts, dispatch and request snapshots until cancelled."""
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.link.run(self._on_message), name="atn:link")
-            tg.create_task(self._loop(self._contract_step, self.keeper.wake), name="atn:contract")
+            alarm = Alarm(self.keeper.wake)
+            self.keeper.on_due_moved = alarm.move
+            tg.create_task(
+                self._loop(self._contract_step, self.keeper.wake, alarm), name="atn:contract"
+            )
             tg.create_task(
                 self._loop(self._dispatch_step, self.dispatcher.wake), name="atn:dispatch"
             )
@@ -281,11 +285,14 @@ class SimulatedAtn:
         for ev in (self.keeper.wake, self.dispatcher.wake, self._snapshot_wake):
             ev.set()
 
-    async def _loop(self, step: _Step, wake: asyncio.Event) -> None:
+    async def _loop(self, step: _Step, wake: asyncio.Event, alarm: Alarm | None = None) -> None:
         while True:
             wait_s = step(self.clock.now())
             if wake.is_set():
                 wake.clear()
                 continue
-            await wake_or_timeout(wake, wait_s)
+            if alarm is None:
+                await wake_or_timeout(wake, wait_s)
+            else:
+                await alarm.wait(wait_s)
             wake.clear()

@@ -91,6 +91,9 @@ class ContractKeeper:
         """SCADA heartbeats that echoed no digit at all."""
         self.wake = asyncio.Event()
         """Set when :meth:`step` is due at once (the SCADA reported the contract over)."""
+        self.on_due_moved: Callable[[float], None] | None = None
+        """Called with the seconds until :meth:`step` is next due, when an answer of the
+        SCADA has made that later than :meth:`step` last said."""
 
         self._my_digits: tuple[int | None, int | None] = (None, None)  # (last, one before)
         self._scada_digit: int | None = None
@@ -131,6 +134,9 @@ class ContractKeeper:
             or seconds_between(self._last_sent, now) >= self.timing.heartbeat_s
         ):
             self._heartbeat(c, ContractStatus.ACTIVE, now)
+        return self._due_s(c, now)
+
+    def _due_s(self, c: DispatchContract, now: datetime) -> float:
         due = [c.end]
         if self._awaiting_since is not None:
             due.append(self._awaiting_since + timedelta(seconds=self.timing.reply_timeout_s))
@@ -164,7 +170,7 @@ class ContractKeeper:
             log.info("the SCADA holds contract %s: following it", cid)
             self._drop()
             self.contract = c = known
-        self._awaiting_since = None
+        was_awaiting, self._awaiting_since = self._awaiting_since is not None, None
         self._scada_digit = hb.my_digit
         if hb.your_last_digit is None:
             self.echo_none += 1
@@ -183,6 +189,10 @@ class ContractKeeper:
             self.contracts_lost += 1
             self._drop(closed=True)
             self.wake.set()
+            return
+        if was_awaiting and self.on_due_moved is not None:
+            # The answer came: the reply deadline :meth:`step` last slept for is gone.
+            self.on_due_moved(self._due_s(c, now))
 
     def _offer(self, now: datetime) -> DispatchContract | None:
         if not self._link_up():

@@ -1,4 +1,5 @@
-"""``within``: a timeout that arms no timer for a coroutine that never suspends."""
+"""``within`` (a timeout that arms no timer for a coroutine that never suspends) and ``Alarm``
+(a timeout that can be moved while it waits)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 
 import pytest
 
-from scada.clock import VirtualTimeLoop, within
+from scada.clock import Alarm, VirtualTimeLoop, within
 
 
 def run(main: asyncio.Future[object] | object) -> object:
@@ -121,3 +122,36 @@ def test_a_coroutine_may_catch_the_timeout_cancellation_and_answer() -> None:
         return await within(5.0, stubborn())
 
     assert run(main()) == "gave up"
+
+
+def test_an_alarm_rings_after_its_timeout_or_when_set_by_hand() -> None:
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        alarm = Alarm(asyncio.Event())
+        start = loop.time()
+        await alarm.wait(7.0)
+        rang = loop.time() - start
+        alarm.event.clear()
+        loop.call_later(2.0, alarm.event.set)
+        start = loop.time()
+        await alarm.wait(7.0)
+        return rang, loop.time() - start
+
+    assert run(main()) == (7.0, 2.0)
+
+
+def test_an_alarm_moved_while_it_waits_rings_at_the_new_time_only() -> None:
+    async def main() -> list[float]:
+        loop = asyncio.get_running_loop()
+        alarm = Alarm(asyncio.Event())
+        rings: list[float] = []
+        loop.call_later(3.0, alarm.move, 10.0)  # at 3 s: ring 10 s from then, not at 5 s
+        await alarm.wait(5.0)
+        rings.append(loop.time())
+        alarm.event.clear()
+        alarm.move(1.0)  # not waiting: nothing is armed
+        await asyncio.sleep(20.0)
+        assert not alarm.event.is_set()
+        return rings
+
+    assert run(main()) == [13.0]
