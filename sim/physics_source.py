@@ -38,13 +38,26 @@ class PhysicsSource:
         self._devices = {d.name: d for d in layout.devices}
         self._values: dict[str, float] = dict(self.model.readings())
         self._pulse_debt: dict[str, float] = {}
+        # Worked out once, not at every step: the flow meters' (channel, input pin, pulses a
+        # gallon) and whether a channel's readings get noise.
+        self._flow_meters = [
+            (ch.name, ch.device_channel, self._devices[ch.device].pulses_per_gallon or 1.0)
+            for ch in layout.channels
+            if self._devices[ch.device].make_model is MakeModel.PULSE_FLOW_METER
+            and ch.device_channel is not None
+        ]
+        self._noisy = {
+            ch.name
+            for ch in layout.channels
+            if ch.quantity in {Quantity.WATER_TEMP, Quantity.AIR_TEMP}
+        }
 
     def value(self, channel: Channel) -> float:
         v = self._values.get(channel.name)
         if v is None:
             lo, hi = channel.plausible_range
             return (lo + hi) / 2
-        if channel.quantity in {Quantity.WATER_TEMP, Quantity.AIR_TEMP} and self._noise_c:
+        if self._noise_c and channel.name in self._noisy:
             v += self._rng.gauss(0.0, self._noise_c)
         return v
 
@@ -77,15 +90,10 @@ class PhysicsSource:
         return False
 
     def _pulse_flow(self, dt_s: float) -> None:
-        for ch in self.layout.channels:
-            dev = self._devices[ch.device]
-            if dev.make_model is not MakeModel.PULSE_FLOW_METER or ch.device_channel is None:
-                continue
-            ppg = dev.pulses_per_gallon or 1.0
-            pulses = self._values.get(ch.name, 0.0) / 60.0 * dt_s * ppg + self._pulse_debt.get(
-                ch.name, 0.0
-            )
+        debt = self._pulse_debt
+        for name, pin, ppg in self._flow_meters:
+            pulses = self._values.get(name, 0.0) / 60.0 * dt_s * ppg + debt.get(name, 0.0)
             whole = int(pulses)
-            self._pulse_debt[ch.name] = pulses - whole
+            debt[name] = pulses - whole
             if whole:
-                self.buses.gpio.pulse_train(ch.device_channel, whole, bulk=True)
+                self.buses.gpio.pulse_train(pin, whole, bulk=True)

@@ -9,11 +9,12 @@ At start the actor *reads* every relay instead of writing, so a restart never pu
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scada.clock import RANK_DEVICES, TIMER_RANK, Clock, within
+from scada.clock import RANK_DEVICES, TIMER_RANK, Clock, wake_or_timeout, within
 from scada.drivers import DriverError, ReadBackMismatchError, RelayBoard
 
 INBOX = 64
@@ -61,7 +62,10 @@ class RelayActor:
         self.channels = sorted(channels)
         self._clock = clock
         self._sink = sink
-        self._inbox: asyncio.Queue[_Job] = asyncio.Queue(INBOX)
+        # A deque and an event, not an asyncio.Queue: the wait for a job ends in a read-back
+        # every VERIFY_PERIOD_S, and a timeout that cancels Queue.get costs an exception each.
+        self._inbox: deque[_Job] = deque()
+        self._job_in = asyncio.Event()
         self.ready = False
         #: Called once the board first answers (``ready``).
         self.on_ready: Callable[[], None] | None = None
@@ -80,13 +84,13 @@ class RelayActor:
             return SwitchOutcome(
                 ok=False, energized=None, error=f"{self.board.name} is not answering"
             )
-        job = _Job(channel, energized, veto)
-        try:
-            self._inbox.put_nowait(job)
-        except asyncio.QueueFull:
+        if len(self._inbox) >= INBOX:
             return SwitchOutcome(
                 ok=False, energized=None, error=f"{self.board.name} is busy ({INBOX} jobs queued)"
             )
+        job = _Job(channel, energized, veto)
+        self._inbox.append(job)
+        self._job_in.set()
         return await job.done
 
     async def run(self) -> None:
@@ -100,19 +104,18 @@ class RelayActor:
         if self.on_ready is not None:
             self.on_ready()
         while True:
-            try:
-                async with asyncio.timeout(VERIFY_PERIOD_S):
-                    job = await self._inbox.get()
-            except TimeoutError:
-                await self._read_all()
-                continue
+            if not self._inbox:
+                self._job_in.clear()
+                await wake_or_timeout(self._job_in, VERIFY_PERIOD_S)
+                if not self._inbox:
+                    await self._read_all()
+                    continue
+            job = self._inbox.popleft()
             why = job.veto() if job.veto is not None else None
             if why is not None:
-                job.done.set_result(
-                    SwitchOutcome(ok=False, energized=None, error=why, superseded=True)
-                )
+                _answer(job, SwitchOutcome(ok=False, energized=None, error=why, superseded=True))
                 continue
-            job.done.set_result(await self._apply(job))
+            _answer(job, await self._apply(job))
 
     async def _open_and_read(self) -> bool:
         try:
@@ -165,6 +168,12 @@ class RelayActor:
         return SwitchOutcome(ok=True, energized=seen)
 
     async def _fail_queued(self, reason: str) -> None:
-        while not self._inbox.empty():
-            job = self._inbox.get_nowait()
-            job.done.set_result(SwitchOutcome(ok=False, energized=None, error=reason))
+        while self._inbox:
+            _answer(self._inbox.popleft(), SwitchOutcome(ok=False, energized=None, error=reason))
+
+
+def _answer(job: _Job, outcome: SwitchOutcome) -> None:
+    """Tell whoever queued ``job`` how it went, unless they stopped waiting (cancelled): the
+    job was carried out all the same, and the read-back keeps the books."""
+    if not job.done.done():
+        job.done.set_result(outcome)

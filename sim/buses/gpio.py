@@ -46,9 +46,14 @@ class MockGpio:
 
     def __init__(self) -> None:
         self.factory = MockFactory(pin_class=FaultyMockPin)
+        # The factory keeps one pin per number, found through its board info on each ask (the
+        # physics asks for every relay and flow meter pin at every step).
+        self._pins: dict[int, FaultyMockPin] = {}
 
     def pin(self, number: int) -> FaultyMockPin:
-        pin: FaultyMockPin = self.factory.pin(number)
+        pin = self._pins.get(number)
+        if pin is None:
+            pin = self._pins[number] = self.factory.pin(number)
         return pin
 
     def level(self, number: int) -> bool:
@@ -104,4 +109,5 @@ class MockGpio:
                 handler(ticks, idle)
 
     def close(self) -> None:
+        self._pins.clear()
         self.factory.close()

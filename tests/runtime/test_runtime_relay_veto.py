@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from scada.actors.relays import RelayActor
+from scada.actors.relays import VERIFY_PERIOD_S, RelayActor
 from scada.clock import LoopClock, run_virtual
 from tests.runtime.harness import T0
 
@@ -97,6 +97,56 @@ def test_a_veto_that_still_allows_the_job_lets_it_through() -> None:
         assert outcome.ok
         assert not outcome.superseded
         assert board.writes == [(0, True)]
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+    run_virtual(main)
+
+
+def test_a_job_whose_caller_stopped_waiting_is_still_done_and_the_actor_goes_on() -> None:
+    async def main() -> None:
+        board = GatedBoard()
+        actor = RelayActor(board, [0, 1], LoopClock(T0), Sink())
+        runner = asyncio.create_task(actor.run())
+        await asyncio.sleep(0.01)
+        slow = asyncio.create_task(actor.switch(0, energized=True))
+        await asyncio.sleep(0.01)
+        impatient = asyncio.create_task(actor.switch(1, energized=True))
+        await asyncio.sleep(0.01)
+        impatient.cancel()  # a command timed out while its job waited behind the slow one
+        board.gate.set()
+        assert (await slow).ok
+        await asyncio.sleep(0.01)
+        assert board.writes == [(0, True), (1, True)]
+        assert not runner.done()  # answering a caller who has gone did not crash the actor
+        assert (await actor.switch(1, energized=False)).ok
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+    run_virtual(main)
+
+
+def test_with_no_jobs_the_board_is_read_back_every_verify_period() -> None:
+    async def main() -> None:
+        board = GatedBoard()
+        reads: list[float] = []
+        read_all = board.read_all
+
+        async def counted(channels: Sequence[int]) -> dict[int, bool]:
+            reads.append(asyncio.get_running_loop().time())
+            return await read_all(channels)
+
+        board.read_all = counted  # type: ignore[method-assign]
+        actor = RelayActor(board, [0], LoopClock(T0), Sink())
+        runner = asyncio.create_task(actor.run())
+        await asyncio.sleep(3 * VERIFY_PERIOD_S + 1)
+        start = reads[0]
+        assert [round(t - start, 6) for t in reads] == [
+            0.0,
+            VERIFY_PERIOD_S,
+            2 * VERIFY_PERIOD_S,
+            3 * VERIFY_PERIOD_S,
+        ]
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
 
