@@ -12,8 +12,10 @@ quiet house passes in milliseconds while the code paths are those of real time.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import heapq
+import logging
 import math
 import selectors
 import time
@@ -240,33 +242,20 @@ RANK_OBSERVERS = 90
 """Recorders of a run (a walkthrough's samples): after everything else of the instant."""
 
 
-class _RankedTimer(asyncio.TimerHandle):
-    """A timer ordered by (instant to the microsecond, rank, order of arming)."""
+_Entry = tuple[int, int, int, asyncio.TimerHandle]
+"""A timer in a :class:`VirtualTimeLoop`'s heap: (instant in µs, rank, order of arming, timer).
+Tuples of ints compare in C; the order of arming is unique, so the timers are never compared."""
 
-    __slots__ = ("_key",)
+#: As asyncio: sweep the heap of cancelled timers when more than half of over 100 are.
+_SWEEP_MIN = 100
+_SWEEP_SHARE = 0.5
+_MAX_SELECT_S = 24 * 3600.0  # asyncio's MAXIMUM_SELECT_TIMEOUT
 
-    def __init__(
-        self,
-        when: float,
-        callback: Callable[..., object],
-        args: tuple[Any, ...],
-        loop: asyncio.AbstractEventLoop,
-        context: contextvars.Context | None,
-        *,
-        key: tuple[int, int, int],
-    ) -> None:
-        super().__init__(when, callback, args, loop, context)
-        self._key = key
 
-    # Only ever compared with one another (a loop's heap holds nothing else), and compared
-    # hundreds of thousands of times a simulated day: no type check.
-    def __lt__(self, other: _RankedTimer) -> bool:  # type: ignore[override]
-        return self._key < other._key
-
-    def __gt__(self, other: _RankedTimer) -> bool:  # type: ignore[override]
-        return self._key > other._key
-
-    __hash__ = asyncio.TimerHandle.__hash__
+def _unscheduled(timer: asyncio.TimerHandle) -> None:
+    """Mark ``timer`` out of the heap, as BaseEventLoop does (its cancel is no longer counted)."""
+    mark: Any = timer
+    mark._scheduled = False
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
@@ -313,14 +302,77 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         loop breaks such ties by the shape of its heap, so one timer more or less anywhere
         (a task that sleeps longer) could reorder the rest: on virtual time, where many
         timers fall on one instant, that would make a run depend on how its actors sleep."""
-        self._check_closed()  # type: ignore[attr-defined]
+        base: Any = self
+        base._check_closed()
         self._armed += 1
         rank = TIMER_RANK.get() if context is None else context.get(TIMER_RANK, RANK_DEFAULT)
-        key = (round(when * 1e6), rank, self._armed)
-        timer = _RankedTimer(when, callback, args, self, context, key=key)
-        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
-        timer._scheduled = True  # type: ignore[attr-defined]  # noqa: SLF001 - as BaseEventLoop.call_at does
+        timer = asyncio.TimerHandle(when, callback, args, self, context)
+        entry: _Entry = (round(when * 1e6), rank, self._armed, timer)
+        heapq.heappush(base._scheduled, entry)
+        mark: Any = timer
+        mark._scheduled = True  # as BaseEventLoop.call_at does: a cancel is then counted
         return timer
+
+    def _run_once(self) -> None:
+        """One pass of the loop, as :meth:`asyncio.BaseEventLoop._run_once` (whose heap of
+        timers this loop keeps as :data:`_Entry` tuples): sweep cancelled timers, poll the
+        selector, move the timers that are due to the ready queue, run what was ready."""
+        base: Any = self  # BaseEventLoop's private state, which this method stands in for
+        scheduled: list[_Entry] = base._scheduled
+        count = len(scheduled)
+        if count > _SWEEP_MIN and base._timer_cancelled_count > count * _SWEEP_SHARE:
+            kept = []
+            for entry in scheduled:
+                if entry[3].cancelled():
+                    _unscheduled(entry[3])
+                else:
+                    kept.append(entry)
+            heapq.heapify(kept)
+            base._scheduled = scheduled = kept
+            base._timer_cancelled_count = 0
+        else:
+            while scheduled and scheduled[0][3].cancelled():
+                base._timer_cancelled_count -= 1
+                _unscheduled(heapq.heappop(scheduled)[3])
+
+        ready: collections.deque[asyncio.Handle] = base._ready
+        timeout = None
+        if ready or base._stopping:
+            timeout = 0.0
+        elif scheduled:
+            timeout = min(max(0.0, scheduled[0][3].when() - self.time()), _MAX_SELECT_S)
+        base._process_events(base._selector.select(timeout))
+
+        end_time = self.time() + base._clock_resolution
+        while scheduled and scheduled[0][3].when() < end_time:
+            timer = heapq.heappop(scheduled)[3]
+            _unscheduled(timer)
+            ready.append(timer)
+
+        debug = base._debug
+        handle: asyncio.Handle | None = None
+        for _ in range(len(ready)):
+            handle = ready.popleft()
+            if handle.cancelled():
+                continue
+            if debug:
+                self._run_watched(handle)
+            else:
+                handle._run()
+        handle = None  # as asyncio: break a cycle through the frame when a callback raised
+
+    def _run_watched(self, handle: asyncio.Handle) -> None:
+        """Run ``handle`` as asyncio's debug mode does: warn of a slow callback."""
+        base: Any = self
+        base._current_handle = handle
+        try:
+            t0 = self.time()
+            handle._run()
+            dt = self.time() - t0
+            if dt >= self.slow_callback_duration:
+                logging.getLogger("asyncio").warning("Executing %s took %.3f seconds", handle, dt)
+        finally:
+            base._current_handle = None
 
     def time(self) -> float:
         if self.speed is None:

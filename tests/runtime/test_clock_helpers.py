@@ -1,5 +1,5 @@
-"""``within`` (a timeout that arms no timer for a coroutine that never suspends) and ``Alarm``
-(a timeout that can be moved while it waits)."""
+"""The virtual-time loop's order of timers, ``within`` (a timeout that arms no timer for a
+coroutine that never suspends) and ``Alarm`` (a timeout that can be moved while it waits)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ import asyncio
 
 import pytest
 
-from scada.clock import Alarm, VirtualTimeLoop, within
+from scada.clock import (
+    RANK_CONTROL,
+    RANK_DEVICES,
+    RANK_OBSERVERS,
+    RANK_WORLD,
+    TIMER_RANK,
+    Alarm,
+    VirtualTimeLoop,
+    within,
+)
 
 
 def run(main: asyncio.Future[object] | object) -> object:
@@ -16,6 +25,46 @@ def run(main: asyncio.Future[object] | object) -> object:
         return loop.run_until_complete(main)  # type: ignore[arg-type]
     finally:
         loop.close()
+
+
+def test_timers_of_one_instant_run_by_rank_then_in_the_order_they_were_armed() -> None:
+    ran: list[str] = []
+
+    async def sleeper(name: str, rank: int, delay_s: float) -> None:
+        TIMER_RANK.set(rank)
+        await asyncio.sleep(delay_s)
+        ran.append(name)
+
+    async def main() -> None:
+        # Armed in an order that is neither the rank's nor the name's.
+        await asyncio.gather(
+            sleeper("observer", RANK_OBSERVERS, 10.0),
+            sleeper("control-1", RANK_CONTROL, 10.0),
+            sleeper("early", RANK_OBSERVERS, 5.0),
+            sleeper("world", RANK_WORLD, 10.0),
+            sleeper("control-2", RANK_CONTROL, 10.0),
+            sleeper("devices", RANK_DEVICES, 10.0),
+        )
+
+    run(main())
+    assert ran == ["early", "world", "devices", "control-1", "control-2", "observer"]
+
+
+def test_cancelled_timers_never_run_and_are_swept_from_the_heap() -> None:
+    ran: list[int] = []
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        timers = [loop.call_later(1.0 + i, ran.append, i) for i in range(300)]
+        for t in timers[:250]:
+            t.cancel()
+        await asyncio.sleep(0)  # a pass: more than half cancelled, so the heap is swept
+        left = len(loop._scheduled)  # type: ignore[attr-defined]
+        await asyncio.sleep(400.0)
+        return left
+
+    assert run(main()) == 50
+    assert ran == list(range(250, 300))
 
 
 async def answer_now(value: int) -> int:
