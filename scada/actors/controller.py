@@ -30,7 +30,7 @@ from scada.actors.pass_schedule import (
 from scada.actors.relay_book import ActuatorRecord, RelayBook
 from scada.actors.relays import RelayActor
 from scada.actors.uplink_side import UplinkSide
-from scada.clock import RANK_CONTROL, TIMER_RANK, wake_or_timeout
+from scada.clock import RANK_CONTROL, TIMER_RANK, Alarm
 from scada.control import (
     HomeAloneInputs,
     ModeState,
@@ -105,6 +105,8 @@ class Controller:
         self._atn_wants: dict[str, tuple[RelayState, datetime | None]] = {}
         self._admin_wants: dict[str, RelayState] = {}
         self._stirred = asyncio.Event()
+        self._alarm = Alarm(self._stirred)
+        self._last_pass = 0.0  # loop time of the last pass
         self._pass_now = False
         self._stirrable = False  # sleeping past the next period boundary
         self._view: tuple[ModeState, ModeState] | None = None
@@ -125,7 +127,7 @@ class Controller:
         while True:
             self._pass_now = False
             await self.control_once()
-            last = loop.time()
+            last = self._last_pass = loop.time()
             while not self._pass_now:
                 self._stirred.clear()
                 since = loop.time() - last
@@ -136,7 +138,7 @@ class Controller:
                 self._stirrable = (due - last) - since > CONTROL_PERIOD_S + TIME_SLACK_S
                 if loop.time() >= due - TIME_SLACK_S:
                     break
-                await wake_or_timeout(self._stirred, due - loop.time())
+                await self._alarm.wait(due - loop.time())
                 if loop.time() >= due - TIME_SLACK_S:
                     break
             self._stirrable = False
@@ -166,9 +168,13 @@ class Controller:
 
     def stir(self) -> None:
         """Something a pass reads changed (a control channel, a device, the link, a board):
-        the next pass is due at the next period boundary, even if the last one was quiet."""
+        the next pass is due at the next period boundary, even if the last one was quiet.
+        The sleeping loop's alarm is moved there, so the loop wakes once, for the pass."""
         if self._stirrable:
-            self._stirred.set()
+            self._stirrable = False
+            since = asyncio.get_running_loop().time() - self._last_pass
+            periods = periods_to_next_pass(since, None, self.clock.now(), quiet=False)
+            self._alarm.move(periods * CONTROL_PERIOD_S - since)
 
     def _touch(self) -> None:
         self._inputs_seq += 1
