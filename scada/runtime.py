@@ -25,7 +25,7 @@ from scada.actors.relays import RelayActor
 from scada.actors.reporter import StatusReporter
 from scada.actors.sensors import SensorActor
 from scada.actors.service import RuntimeService
-from scada.actors.snapshots import link_status
+from scada.actors.snapshots import link_states, link_status
 from scada.actors.supervisor import Supervisor
 from scada.api.server import ApiServer
 from scada.clock import Clock
@@ -86,7 +86,11 @@ class Runtime:
         self.uplink = uplink
         self.controller = Controller(self.house, self.relay_actors, uplink)
         self.store = store
-        self.link_watch = LinkWatch(self.house, lambda now: link_status(self.controller, now))
+        self.link_watch = LinkWatch(
+            self.house,
+            lambda now: link_status(self.controller, now),
+            states=lambda now: link_states(self.controller, now),
+        )
         self.forwarder: Forwarder | None = None
         if store is not None:
             ctl = self.controller

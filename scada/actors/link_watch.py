@@ -36,9 +36,14 @@ class LinkWatch:
         house: HouseState,
         status: Callable[[datetime], LinkStatus],
         period_s: float = WATCH_PERIOD_S,
+        *,
+        states: Callable[[datetime], tuple[LinkState, AtnState]] | None = None,
     ) -> None:
+        """``status`` tells the liveness with its detail; ``states``, if given, the broker's
+        and the ATN's states alone, more cheaply (the detail is built only on a change)."""
         self._house = house
         self._status = status
+        self._states = states
         self._period_s = period_s
         self._last: LinkStatus | None = None
         self._broker_out = False  # an outage was reported and has not ended yet
@@ -51,8 +56,11 @@ class LinkWatch:
 
     def look(self, now: datetime) -> LinkStatus:
         """Compare the liveness now with the last seen, publish what changed; return it."""
-        current = self._status(now)
         last = self._last
+        states = self._states
+        if last is not None and states is not None and states(now) == (last.broker, last.atn):
+            return last
+        current = self._status(now)
         if last is not None and (last.broker, last.atn) == (current.broker, current.atn):
             return last
         self._last = current

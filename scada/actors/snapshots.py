@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from scada.actors.house import HouseState
-from scada.protocol.enums import AtnState
+from scada.protocol.enums import AtnState, LinkState
 from scada.protocol.snapshot import LinkStatus, Snapshot
 
 if TYPE_CHECKING:
@@ -15,22 +15,36 @@ if TYPE_CHECKING:
 
 def link_status(ctl: Controller, now: datetime) -> LinkStatus:
     """Broker and ATN liveness, told apart (defect 9 of the original merged them)."""
-    broker = ctl.atn.broker_state
+    broker, atn = link_states(ctl, now)
+    c = ctl.state.contract
+    if c is None:
+        no_uplink = ctl.atn.uplink is None
+        detail = "no uplink configured: LocalControl" if no_uplink else "no contract yet"
+    elif atn is AtnState.SILENT:
+        detail = f"ATN last heard {c.silent_s(now):.0f} s ago"
+    elif c.live(now, ctl.settings.heartbeat_timeout_s):
+        detail = c.cause
+    else:
+        # Heard lately, but no contract in force: one ended, the next not yet begun. That is
+        # the ATN's schedule, not its silence.
+        detail = f"between contracts: {c.describe()}"
+    return LinkStatus(broker=broker, atn=atn, detail=detail)
+
+
+def link_states(ctl: Controller, now: datetime) -> tuple[LinkState, AtnState]:
+    """The broker's and the ATN's liveness alone (what :func:`link_status` says, without its
+    detail): cheap enough to look at every few seconds."""
     c = ctl.state.contract
     if c is None:
         atn = AtnState.UNKNOWN
-        no_uplink = ctl.atn.uplink is None
-        detail = "no uplink configured: LocalControl" if no_uplink else "no contract yet"
-    elif c.live(now, ctl.settings.heartbeat_timeout_s):
-        atn, detail = AtnState.ALIVE, c.cause
-    elif c.silent_s(now) <= ctl.settings.heartbeat_timeout_s:
-        # Heard lately, but no contract in force: one ended, the next not yet begun. That is
-        # the ATN's schedule, not its silence.
-        atn, detail = AtnState.ALIVE, f"between contracts: {c.describe()}"
+    elif (
+        c.live(now, ctl.settings.heartbeat_timeout_s)
+        or c.silent_s(now) <= ctl.settings.heartbeat_timeout_s
+    ):
+        atn = AtnState.ALIVE
     else:
         atn = AtnState.SILENT
-        detail = f"ATN last heard {c.silent_s(now):.0f} s ago"
-    return LinkStatus(broker=broker, atn=atn, detail=detail)
+    return ctl.atn.broker_state, atn
 
 
 def build_snapshot(

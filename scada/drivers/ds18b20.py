@@ -92,6 +92,7 @@ class Ds18b20Probes:
             if not ch.hw_id:
                 raise ValueError(f"{ch.name}: a DS18B20 channel needs hw_id (28-<serial>)")
             self._probes[ch.name] = ch.hw_id
+        self._paths: dict[str, Path] = {}  # hw_id -> its w1_slave file, under the root found
 
     async def open(self) -> None:
         self._find_root()
@@ -109,6 +110,7 @@ class Ds18b20Probes:
 
     async def close(self) -> None:
         self._root = None
+        self._paths.clear()  # the root is looked for afresh
 
     def _find_root(self) -> Path:
         if self._root is None:
@@ -119,7 +121,9 @@ class Ds18b20Probes:
         return self._root
 
     async def _read_probe(self, root: Path, name: str, hw_id: str) -> ChannelValue:
-        path = root / hw_id / "w1_slave"
+        path = self._paths.get(hw_id)
+        if path is None:
+            path = self._paths[hw_id] = root / hw_id / "w1_slave"
         try:
             if self._buses.emulated:
                 text = path.read_text(encoding="ascii", errors="replace")

@@ -107,3 +107,23 @@ def test_a_silent_atn_is_reported_apart_from_the_broker_with_how_long_it_was_hea
         if isinstance(f.payload, ProblemEvent) and f.payload.kind is ProblemKind.LINK_DOWN
     )
     assert "190 s" in down.summary
+
+
+def test_with_a_states_callable_the_detail_is_built_only_on_a_change() -> None:
+    house = HouseState(house_layout(DW1), StillClock(), EventHub(), uid(3))
+    live = Liveness()
+    built: list[str] = []
+
+    def status(now: datetime) -> LinkStatus:
+        built.append(live.detail)
+        return live(now)
+
+    watch = LinkWatch(house, status, states=lambda _now: (live.broker, live.atn))
+    watch.look(T0)
+    live.detail = "still connecting"
+    for _ in range(3):
+        assert watch.look(T0).detail == "starting"  # unchanged states: the last status stands
+    live.broker = LinkState.UP
+    assert watch.look(T0).detail == "still connecting"
+    assert built == ["starting", "still connecting"]
+    assert kinds(house) == ["link connecting/unknown", "link up/unknown"]
