@@ -63,8 +63,9 @@ class ChannelBook:
         self._watched: frozenset[str] = frozenset()
         #: Counts the changes of the value or health of the watched channels (see :meth:`watch`).
         self.version = 0
-        #: Called after each of those changes.
-        self.on_change: Callable[[], None] | None = None
+        #: Called with the channel's name after each of those changes (the book already holds
+        #: the new value and health).
+        self.on_change: Callable[[str], None] | None = None
 
     def watch(self, names: Iterable[str]) -> None:
         """Count the changes of ``names`` in :attr:`version`, for a reader that acts on them
@@ -82,13 +83,14 @@ class ChannelBook:
                 f"{value:g} {st.spec.unit} outside [{lo:g}, {hi:g}]",
                 at,
             )
-        if name in self._watched and value != st.value:
-            self._changed()
+        changed = name in self._watched and value != st.value
         st.value = value
         st.read_at = at
         st.last_good_at = at
         st.window.append((at, value))
         change = self._set(st, ChannelHealth.OK, None, at)
+        if changed:
+            self._changed(name)  # once the book holds the new value (a reader may look)
         if change is not None:
             self._quiet_until = min(self._quiet_until, at + self._limit[name])
         return change
@@ -160,21 +162,21 @@ class ChannelBook:
                 out[name] = taken
         return out
 
-    def _changed(self) -> None:
+    def _changed(self, name: str) -> None:
         self.version += 1
         if self.on_change is not None:
-            self.on_change()
+            self.on_change(name)
 
     def _set(
         self, st: ChannelState, health: ChannelHealth, reason: str | None, at: datetime
     ) -> HealthChange | None:
         if st.health is health and st.reason == reason:
             return None
-        if st.spec.name in self._watched:
-            self._changed()
         old = st.health
         st.health = health
         st.reason = reason
+        if st.spec.name in self._watched:
+            self._changed(st.spec.name)
         if health is not old:
             return HealthChange(st.spec.name, old, health, reason, at)
         return None

@@ -40,6 +40,7 @@ from scada.control import (
 from scada.control import modes as m
 from scada.control.hold import Hold
 from scada.control.inputs import control_channels
+from scada.control.interlocks import Band, in_band, reading_bands
 from scada.link.base import Uplink
 from scada.protocol.base import new_id
 from scada.protocol.commands import ActuatorCommand, CommandResult
@@ -69,6 +70,8 @@ ATN_COMMAND_TTL_S = 300.0
 
 _PassInputs = tuple[ModeState, int, int, bool, int]
 """What a control pass reads (see ``Controller._pass_inputs``)."""
+_BANDED = -1
+"""In place of the book's count of changes: the readings are judged by their bands."""
 
 
 class Controller:
@@ -95,10 +98,15 @@ class Controller:
         # A pass that found nothing to do, with what it read: the passes after it find nothing
         # either while those are the same and time alone changes nothing.
         self._quiet: Memo[_PassInputs, None] | None = None
+        # With the ATN or the admin as boss, the readings a quiet pass read matter only through
+        # the interlocks' comparisons: the bands inside which they all come out the same. Then
+        # the memo holds for any readings inside them (None: the memo holds for those readings
+        # alone, as the book's count of changes says).
+        self._bands: dict[str, Band | None] | None = None
         self._steady: Memo[None, ModeState] | None = None
         self._all_ready = False
         house.book.watch(self._channels)
-        house.book.on_change = self.stir
+        house.book.on_change = self._reading_changed
         house.on_device = self.stir
         for actor in relay_actors.values():
             actor.on_ready = self.stir
@@ -157,7 +165,7 @@ class Controller:
         self.track_link(now)
         if self._quiet_holds(now):
             return
-        self._quiet = None
+        self._quiet, self._bands = None, None
         steady = self._tick(now)
         await self._apply(now, steady=steady)
 
@@ -175,6 +183,17 @@ class Controller:
             since = asyncio.get_running_loop().time() - self._last_pass
             periods = periods_to_next_pass(since, None, self.clock.now(), quiet=False)
             self._alarm.move(periods * CONTROL_PERIOD_S - since)
+
+    def _reading_changed(self, channel: str) -> None:
+        """A control channel's reading or health changed: a stir, unless the last quiet pass
+        holds for it (:attr:`_bands`)."""
+        bands = self._bands
+        if bands is not None and self._quiet is not None:
+            if channel not in bands:
+                return  # a channel the interlocks do not read (a room, under the ATN)
+            if in_band(self.house.book.fresh(channel), bands[channel]):
+                return
+        self.stir()
 
     def _touch(self) -> None:
         self._inputs_seq += 1
@@ -457,17 +476,18 @@ class Controller:
     def _readings(self) -> dict[str, float | None]:
         return self.house.book.fresh_values(self._channels)
 
-    def _pass_inputs(self) -> _PassInputs:
+    def _pass_inputs(self, *, banded: bool = False) -> _PassInputs:
         """What a pass reads, but time: the mode state, :attr:`_inputs_seq`, the control
-        channels' readings (by the book's count of their changes), the heat pump's health and
-        how many relay boards are ready."""
+        channels' readings (by the book's count of their changes; ``banded``: not at all, as
+        :attr:`_bands` stands for them), the heat pump's health and how many relay boards are
+        ready."""
         if self._all_ready:  # boards only ever become ready
             ready = len(self._actors)
         else:
             ready = sum(1 for a in self._actors.values() if a.ready)
             self._all_ready = ready == len(self._actors)
-        book = self.house.book
-        return (self._decision_state(), self._inputs_seq, book.version, self._heat_pump_ok(), ready)
+        readings = _BANDED if banded else self.house.book.version
+        return (self._decision_state(), self._inputs_seq, readings, self._heat_pump_ok(), ready)
 
     def _decision_state(self) -> ModeState:
         """The mode state without the contract's heartbeat bookkeeping (see
@@ -481,9 +501,13 @@ class Controller:
     def _quiet_holds(self, now: datetime) -> bool:
         """True when a pass now would be quiet: the last quiet pass read what a pass would read
         now, none of its decisions' deadlines has come, nor the mode state's own."""
-        quiet = self._quiet
-        if quiet is None or not quiet.fits(self._pass_inputs(), now):
+        quiet, bands = self._quiet, self._bands
+        if quiet is None or not quiet.fits(self._pass_inputs(banded=bands is not None), now):
             return False
+        if bands is not None:
+            book = self.house.book
+            if not all(in_band(book.fresh(c), band) for c, band in bands.items()):
+                return False
         deadline = self._time_deadline(now)
         return deadline is None or now < deadline
 
@@ -546,7 +570,12 @@ class Controller:
                     log.warning("%s %s by %s failed: %s", node, state.value, source.value, reason)
             if inputs is not None and steady is not None:
                 until = self._quiet_until(now, source)
-                self._quiet = Memo(inputs, now, until, None)
+                if source is CommandSource.HOME_ALONE:  # the strategy reads every reading
+                    self._quiet, self._bands = Memo(inputs, now, until, None), None
+                else:
+                    self._bands = reading_bands(readings, self.relays.history, self.settings)
+                    key = (inputs[0], inputs[1], _BANDED, inputs[3], inputs[4])
+                    self._quiet = Memo(key, now, until, None)
 
     def _actor_ready(self, relay: ActuatorRecord) -> bool:
         actor = self._actors.get(relay.spec.device)

@@ -152,6 +152,66 @@ def steady_until(
     return until
 
 
+Band = tuple[float, float]
+"""Readings ``lo <= value < hi`` of one channel (``-inf`` / ``inf`` for no bound)."""
+
+
+def reading_bands(
+    readings: Mapping[str, float | None],
+    relay_history: Mapping[str, RelayRecord],
+    settings: ControlSettings,
+) -> dict[str, Band | None]:
+    """For each channel :func:`apply` reads, the band of values around its reading inside
+    which every comparison the interlocks make of it comes out the same; ``None`` for a
+    channel without a fresh reading (only that reading changes nothing).
+
+    So :func:`apply`, given the same other inputs (the relays' states above all, which set the
+    freeze hysteresis), decides the same final states and the same interlocks for any readings
+    inside these bands; only its reasons, which quote the values, may read otherwise. A
+    channel not listed is not read at all.
+    """
+    margin_c = settings.freeze_hysteresis_c
+
+    def on(node: str | None) -> bool:
+        record = relay_history.get(node) if node is not None else None
+        return record is not None and record.state is _ON
+
+    tank_limits = [settings.tank_max_c]
+    tank_limits += [
+        settings.freeze_tank_c + (margin_c if on(e) else 0.0) for e in settings.boost_elements
+    ]
+    pipe_limits = [settings.freeze_pipe_c + (margin_c if on(settings.circulator) else 0.0)]
+    limits: dict[str, list[float]] = {}
+    for channel in settings.tank_layers:
+        limits.setdefault(channel, []).extend(tank_limits)
+    for channel in settings.freeze_channels:
+        limits.setdefault(channel, []).extend(pipe_limits)
+    if settings.outdoor_channel is not None:
+        limits.setdefault(settings.outdoor_channel, []).append(settings.freeze_pipe_c + margin_c)
+    return {channel: _band(readings.get(channel), cuts) for channel, cuts in limits.items()}
+
+
+def _band(value: float | None, cuts: Iterable[float]) -> Band | None:
+    """The band around ``value`` between the nearest ``cuts``: each cut ``c`` splits the line
+    into ``< c`` and ``>= c``, the two outcomes of every comparison made against it."""
+    if value is None:
+        return None
+    lo, hi = -math.inf, math.inf
+    for c in cuts:
+        if c <= value:
+            lo = max(lo, c)
+        else:
+            hi = min(hi, c)
+    return lo, hi
+
+
+def in_band(value: float | None, band: Band | None) -> bool:
+    """``value`` is inside ``band`` (a missing reading only inside the band of none)."""
+    if band is None or value is None:
+        return band is None and value is None
+    return band[0] <= value < band[1]
+
+
 def _over_temp(
     node: str, readings: Mapping[str, float | None], settings: ControlSettings
 ) -> _Force | None:

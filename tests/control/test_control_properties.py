@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from hypothesis import given
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from scada.control import hold as holds
 from scada.control import modes
 from scada.control.contract import Accept, ContractMessage, End, Heartbeat, Offer, Terminate
-from scada.control.interlocks import RelayRecord, apply
+from scada.control.interlocks import RelayRecord, apply, in_band, reading_bands
 from scada.control.modes import ModeState, Phase
 from scada.control.outcome import Step
 from scada.protocol import CommandSource, Mode, RelayState, Side
@@ -178,3 +179,78 @@ def test_modes_stay_coherent_whatever_happens(
         if state.mode is Mode.REMOTE:
             assert state.contract is not None
             assert state.requested is Mode.REMOTE
+
+
+def _inside(data: st.DataObject, band: tuple[float, float] | None) -> float | None:
+    """A reading inside ``band`` (none for the band of a missing reading)."""
+    if band is None:
+        return None
+    lo, hi = max(band[0], -40.0), min(band[1], 150.0)
+    return data.draw(
+        st.floats(min_value=lo, max_value=hi, exclude_max=band[1] <= 150.0, allow_nan=False)
+    )
+
+
+@given(
+    desired=st.dictionaries(st.sampled_from(NODES), states),
+    layers=st.tuples(temps, temps, temps),
+    pipe=temps,
+    outdoor=temps,
+    history=st.dictionaries(
+        st.sampled_from(NODES), st.tuples(states, st.floats(min_value=0, max_value=5000))
+    ),
+    source=st.sampled_from(list(CommandSource)),
+    data=st.data(),
+)
+def test_readings_inside_their_bands_leave_every_interlock_decision_as_it_was(
+    *,
+    desired: dict[str, RelayState],
+    layers: tuple[float | None, float | None, float | None],
+    pipe: float | None,
+    outdoor: float | None,
+    history: dict[str, tuple[RelayState, float]],
+    source: CommandSource,
+    data: st.DataObject,
+) -> None:
+    now = T0 + timedelta(hours=2)
+    readings: dict[str, float | None] = {PIPE: pipe, OUTDOOR: outdoor}
+    readings.update(zip(LAYERS, layers, strict=True))
+    records = {n: RelayRecord(s, now - timedelta(seconds=ago)) for n, (s, ago) in history.items()}
+    bands = reading_bands(readings, records, SETTINGS)
+    assert set(readings) <= set(bands)  # every channel the interlocks read has a band
+    moved = {channel: _inside(data, band) for channel, band in bands.items()}
+    assert all(in_band(moved[c], bands[c]) for c in bands)
+
+    def decide(values: dict[str, float | None]) -> tuple[object, ...]:
+        final, overrides = apply(
+            desired,
+            source,
+            readings=values,
+            relay_history=records,
+            actuators=ACTUATORS,
+            settings=SETTINGS,
+            now=now,
+        )
+        return final, [(o.node, o.interlock, o.wanted, o.forced) for o in overrides]
+
+    assert decide(readings) == decide(moved)
+
+
+def test_a_band_ends_at_the_thresholds_the_interlocks_compare_with() -> None:
+    max_c, pipe_c = SETTINGS.tank_max_c, SETTINGS.freeze_pipe_c
+    readings: dict[str, float | None] = {PIPE: pipe_c + 10, OUTDOOR: None}
+    readings.update(dict.fromkeys(LAYERS, max_c - 1))
+    bands = reading_bands(readings, {}, SETTINGS)
+    assert bands[LAYERS[0]] == (SETTINGS.freeze_tank_c, max_c)
+    assert bands[PIPE] == (pipe_c, math.inf)
+    assert bands[OUTDOOR] is None
+    assert in_band(max_c - 0.001, bands[LAYERS[0]])
+    assert not in_band(max_c, bands[LAYERS[0]])  # at tank_max_c the elements are held off
+    assert not in_band(None, bands[LAYERS[0]])  # a reading gone stale is a change
+    # A running circulator is kept on up to the release temperature: its band moves with it.
+    on = {PUMP: RelayRecord(RelayState.ON, T0)}
+    readings[PIPE] = pipe_c + 1
+    assert reading_bands(readings, on, SETTINGS)[PIPE] == (
+        -math.inf,
+        pipe_c + SETTINGS.freeze_hysteresis_c,
+    )

@@ -267,3 +267,33 @@ def test_a_restart_picks_up_where_the_relays_are() -> None:
         assert not any(on is False and ch in (1, 2) for _, ch, on in rig.bench.writes)
 
     run_scenario(scenario, prepare=running)
+
+
+def test_under_a_hold_tank_readings_inside_their_bands_cost_no_pass_and_a_crossing_does() -> None:
+    async def scenario(rig: Rig) -> None:
+        await rig.advance(10)
+        assert (await hold_and_set(rig, ELT, ON)).ok
+        await rig.advance(3 * CONTROL_PERIOD_S)  # the pass after the command is quiet
+        applied: list[float] = []
+        ctl = rig.controller
+        inner = ctl._apply
+
+        async def counted(now: Any, **kw: Any) -> None:
+            applied.append(rig.clock.monotonic())
+            await inner(now, **kw)
+
+        ctl._apply = counted  # type: ignore[method-assign]
+        # The tank warms, still below tank_max_c: every comparison the interlocks make of it
+        # comes out as before, so the quiet pass holds, however often the sensors read.
+        for temp_c in (61.0, 65.5, 70.25, 79.9):
+            rig.bench.values.update(tank(temp_c))
+            await rig.advance(60)
+        assert applied == []
+        assert rig.coil(ELT)
+        # At tank_max_c the next pass runs, and the element goes off.
+        rig.bench.values["tank-temp3"] = 80.0
+        await rig.advance(60)
+        assert len(applied) >= 1
+        assert not rig.coil(ELT)
+
+    run_scenario(scenario, values=tank(60.0))
