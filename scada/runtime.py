@@ -25,7 +25,7 @@ from scada.actors.relays import RelayActor
 from scada.actors.reporter import StatusReporter
 from scada.actors.sensors import SensorActor
 from scada.actors.service import RuntimeService
-from scada.actors.snapshots import link_states, link_status
+from scada.actors.snapshots import link_changes_in, link_states, link_status
 from scada.actors.supervisor import Supervisor
 from scada.api.server import ApiServer
 from scada.clock import Clock
@@ -90,7 +90,9 @@ class Runtime:
             self.house,
             lambda now: link_status(self.controller, now),
             states=lambda now: link_states(self.controller, now),
+            changes_in=lambda now: link_changes_in(self.controller, now),
         )
+        self.controller.on_state_changed = self.link_watch.look
         self.forwarder: Forwarder | None = None
         if store is not None:
             ctl = self.controller

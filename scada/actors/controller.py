@@ -112,6 +112,8 @@ class Controller:
             actor.on_ready = self.stir
         self._atn_wants: dict[str, tuple[RelayState, datetime | None]] = {}
         self._admin_wants: dict[str, RelayState] = {}
+        #: Called after every change of the mode state, with the time.
+        self.on_state_changed: Callable[[datetime], object] | None = None
         self._stirred = asyncio.Event()
         self._alarm = Alarm(self._stirred)
         self._last_pass = 0.0  # loop time of the last pass
@@ -371,6 +373,8 @@ class Controller:
         self.state = step.state
         if self.state is not before:
             self.atn.rearm_beat()
+            if self.on_state_changed is not None:
+                self.on_state_changed(now)
             if not heartbeat_only(before, self.state):
                 self.stir()
         for note in step.notes:

@@ -10,20 +10,26 @@ silent: a broker still connecting at start-up, or an ATN not heard yet, is not o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
 from scada.actors.house import HouseState
+from scada.clock import Alarm
 from scada.protocol.enums import AtnState, EventKind, LinkState, ProblemKind, Severity
 from scada.protocol.snapshot import LinkStatus
 
 log = logging.getLogger("scada.link")
 
-#: How often the liveness is looked at, in seconds. A broker change is pushed at once (the
-#: runtime calls :meth:`LinkWatch.look` from the uplink's state listener), so this only bounds
-#: how late an ATN's silence is reported; the controller's own fallback does not wait for it.
+#: How often the liveness is looked at, in seconds, when nothing says when it may change. A
+#: broker change is pushed at once (the runtime calls :meth:`LinkWatch.look` from the uplink's
+#: state listener), so this only bounds how late an ATN's silence is reported; the
+#: controller's own fallback does not wait for it.
 WATCH_PERIOD_S = 30.0
+#: The safety net's period when ``changes_in`` tells when the liveness may change by time
+#: alone and every other change is pushed (see :class:`LinkWatch`).
+WATCH_NET_S = 300.0
 
 _BROKER_DOWN = frozenset({LinkState.DOWN, LinkState.CONNECTING})
 
@@ -38,25 +44,42 @@ class LinkWatch:
         period_s: float = WATCH_PERIOD_S,
         *,
         states: Callable[[datetime], tuple[LinkState, AtnState]] | None = None,
+        changes_in: Callable[[datetime], float | None] | None = None,
     ) -> None:
         """``status`` tells the liveness with its detail; ``states``, if given, the broker's
-        and the ATN's states alone, more cheaply (the detail is built only on a change)."""
+        and the ATN's states alone, more cheaply (the detail is built only on a change).
+        ``changes_in``, if given, the seconds until the states may change by time alone
+        (``None``: not by time alone): the watch then sleeps until then (at most
+        :data:`WATCH_NET_S`) instead of every ``period_s``, and whoever changes what the
+        states are made of calls :meth:`look` (the runtime does, for the broker and for every
+        change of the mode state)."""
         self._house = house
         self._status = status
         self._states = states
+        self._changes_in = changes_in
         self._period_s = period_s
         self._last: LinkStatus | None = None
         self._broker_out = False  # an outage was reported and has not ended yet
+        self._alarm = Alarm(asyncio.Event())
 
     async def run(self) -> None:
         clock = self._house.clock
         while True:
+            self._alarm.event.clear()
             self.look(clock.now())
-            await clock.sleep(self._period_s)
+            await self._alarm.wait(self._sleep_s(clock.now()))
+
+    def _sleep_s(self, now: datetime) -> float:
+        if self._changes_in is None:
+            return self._period_s
+        due = self._changes_in(now)
+        return WATCH_NET_S if due is None else min(WATCH_NET_S, due)
 
     def look(self, now: datetime) -> LinkStatus:
         """Compare the liveness now with the last seen, publish what changed; return it."""
         last = self._last
+        if self._changes_in is not None:
+            self._alarm.move(self._sleep_s(now))  # a heartbeat puts a silence further off
         states = self._states
         if last is not None and states is not None and states(now) == (last.broker, last.atn):
             return last

@@ -33,18 +33,27 @@ def link_status(ctl: Controller, now: datetime) -> LinkStatus:
 
 def link_states(ctl: Controller, now: datetime) -> tuple[LinkState, AtnState]:
     """The broker's and the ATN's liveness alone (what :func:`link_status` says, without its
-    detail): cheap enough to look at every few seconds."""
+    detail): cheap enough to look at on every change of the mode state. The ATN is alive
+    while heard within ``heartbeat_timeout_s``, in a contract or between two."""
     c = ctl.state.contract
     if c is None:
         atn = AtnState.UNKNOWN
-    elif (
-        c.live(now, ctl.settings.heartbeat_timeout_s)
-        or c.silent_s(now) <= ctl.settings.heartbeat_timeout_s
-    ):
+    elif c.silent_s(now) <= ctl.settings.heartbeat_timeout_s:
         atn = AtnState.ALIVE
     else:
         atn = AtnState.SILENT
     return ctl.atn.broker_state, atn
+
+
+def link_changes_in(ctl: Controller, now: datetime) -> float | None:
+    """Seconds until :func:`link_states` may change by time alone (the ATN falling silent),
+    ``None`` if it cannot: anything else that changes it is a change of the mode state or of
+    the broker's."""
+    c = ctl.state.contract
+    if c is None:
+        return None
+    left_s = ctl.settings.heartbeat_timeout_s - c.silent_s(now)
+    return None if left_s < 0 else left_s + 1e-6  # silent only *after* the timeout
 
 
 def build_snapshot(

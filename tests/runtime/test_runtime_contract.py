@@ -19,6 +19,7 @@ from scada.protocol import (
     ModeChanged,
     PowerReading,
     ProblemEvent,
+    ProblemKind,
     RelayState,
     SetMode,
     SetRelay,
@@ -138,6 +139,27 @@ def test_a_quiet_atn_gets_the_scadas_own_heartbeat_a_period_and_a_slack_after_th
         await rig.advance(HEARTBEAT_PERIOD_S + OWN_BEAT_SLACK_S)
         assert len(mine()) == answered + 2
         assert rig.mode() is Mode.REMOTE
+
+    run_scenario(scenario, uplink=True)
+
+
+def test_an_atn_silence_is_reported_the_moment_its_timeout_runs_out() -> None:
+    async def scenario(rig: Rig) -> None:
+        atn = await go_remote(rig)
+        heard = rig.now()
+        atn.heartbeat(digit=2)
+        await rig.advance(TIMEOUT_S + 10)
+        down = rig.rec.problems(ProblemKind.LINK_DOWN, "atn")
+        assert len(down) == 1
+        # Not at the next look of a poll: at the instant the silence outlasts the timeout.
+        assert timedelta(seconds=TIMEOUT_S) < down[0].at - heard < timedelta(seconds=TIMEOUT_S + 1)
+        assert rig.snapshot().link.atn is AtnState.SILENT
+        # And back the moment the ATN is heard again.
+        atn.heartbeat(digit=3)
+        await rig.advance(0.1)
+        up = rig.rec.problems(ProblemKind.LINK_UP, "atn")
+        assert len(up) == 1
+        assert up[0].at - rig.now() < timedelta(seconds=1)
 
     run_scenario(scenario, uplink=True)
 
