@@ -142,10 +142,15 @@ class Alarm:
 
     def move(self, timeout_s: float) -> None:
         """While :meth:`wait` waits, ring ``timeout_s`` from now instead; else nothing."""
-        if self._timer is None:
+        timer = self._timer
+        if timer is None:
             return
-        self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(max(0.0, timeout_s), self.event.set)
+        loop = asyncio.get_running_loop()
+        when = loop.time() + max(0.0, timeout_s)
+        if when == timer.when():
+            return  # already set for then
+        timer.cancel()
+        self._timer = loop.call_at(when, self.event.set)
 
 
 async def within(timeout_s: float, coro: Coroutine[Any, Any, T]) -> T:
