@@ -140,6 +140,18 @@ class Alarm:
                 self._timer.cancel()
                 self._timer = None
 
+    def ring_by(self, timeout_s: float) -> None:
+        """While :meth:`wait` waits, ring ``timeout_s`` from now if that is sooner than it
+        was set for; else nothing (ringing early only costs the waiter a look)."""
+        timer = self._timer
+        if timer is None:
+            return
+        loop = asyncio.get_running_loop()
+        when = loop.time() + max(0.0, timeout_s)
+        if when < timer.when():
+            timer.cancel()
+            self._timer = loop.call_at(when, self.event.set)
+
     def move(self, timeout_s: float) -> None:
         """While :meth:`wait` waits, ring ``timeout_s`` from now instead; else nothing."""
         timer = self._timer

@@ -50,9 +50,9 @@ class LinkWatch:
         and the ATN's states alone, more cheaply (the detail is built only on a change).
         ``changes_in``, if given, the seconds until the states may change by time alone
         (``None``: not by time alone): the watch then sleeps until then (at most
-        :data:`WATCH_NET_S`) instead of every ``period_s``, and whoever changes what the
-        states are made of calls :meth:`look` (the runtime does, for the broker and for every
-        change of the mode state)."""
+        :data:`WATCH_NET_S`) instead of every ``period_s``, looking again when it wakes, and
+        whoever changes what the states are made of calls :meth:`look` (the runtime does, for
+        the broker and for every change of the mode state)."""
         self._house = house
         self._status = status
         self._states = states
@@ -79,7 +79,9 @@ class LinkWatch:
         """Compare the liveness now with the last seen, publish what changed; return it."""
         last = self._last
         if self._changes_in is not None:
-            self._alarm.move(self._sleep_s(now))  # a heartbeat puts a silence further off
+            # Sooner (a first contract), never later: every heartbeat puts a silence further
+            # off, and a watch woken early only looks and sleeps again.
+            self._alarm.ring_by(self._sleep_s(now))
         states = self._states
         if last is not None and states is not None and states(now) == (last.broker, last.atn):
             return last

@@ -246,28 +246,48 @@ class UplinkSide:
         else:
             msg = Terminate(c.contract_id, Side.ATN, f"status {c.status.value} from the atn")
         settings = self._house.layout.control
-        step = owner.step(m.contract_message(owner.state, msg, now, settings), now, "atn")
+        step = m.contract_message(owner.state, msg, now, settings)
         if step.refusal is not None:
+            owner.step(step, now, "atn")
             log.warning("contract message refused: %s", step.refusal.reason)
             self._house.record_audit(
                 "atn", f"contract {c.status.value}", c.contract_id, "refused", step.refusal.reason
             )
             return
-        if isinstance(msg, Offer):
-            accept = Accept(c.contract_id)
-            owner.step(m.contract_message(owner.state, accept, now, settings), now, "scada")
-        if isinstance(msg, Offer | Heartbeat):
-            self._send_heartbeat(now, echo=hb.my_digit)
+        if isinstance(msg, Heartbeat):
+            # The heartbeat and the answer to it are one change of the mode state, not two.
+            self._send_heartbeat(now, echo=hb.my_digit, first=step)
+        else:
+            owner.step(step, now, "atn")
+            if isinstance(msg, Offer):
+                accept = Accept(c.contract_id)
+                owner.step(m.contract_message(owner.state, accept, now, settings), now, "scada")
+                self._send_heartbeat(now, echo=hb.my_digit)
         if not heartbeat_only(before, owner.state):
             owner.wake()
 
-    def _send_heartbeat(self, now: datetime, *, echo: int | None) -> None:
-        contract = self.contract_msg()
-        if contract is None or self.uplink is None:
+    def _send_heartbeat(
+        self, now: datetime, *, echo: int | None, first: Step[ModeState] | None = None
+    ) -> None:
+        """Send the SCADA's heartbeat, echoing ``echo``. ``first``: the ATN's heartbeat, as a
+        step of the mode state not taken yet, taken together with this one's."""
+        owner = self._owner
+        state = owner.state if first is None else first.state
+        if state.contract is None or self.uplink is None:
+            if first is not None:
+                owner.step(first, now, "atn")
             return
         digit = random.randrange(10)  # noqa: S311 - a liveness echo, not a secret
         self.last_heartbeat_sent = now
-        self._owner.step(m.heartbeat_sent(self._owner.state, digit, now), now, "scada")
+        beat = m.heartbeat_sent(state, digit, now)
+        if first is None:
+            owner.step(beat, now, "scada")
+        elif beat.refusal is None:
+            owner.step(Step(beat.state, None, first.notes + beat.notes), now, "atn")
+        else:
+            owner.step(first, now, "atn")
+        contract = self.contract_msg()
+        assert contract is not None  # the contract is the one just heard of
         self.send_up(
             ContractHeartbeat(
                 contract=contract,

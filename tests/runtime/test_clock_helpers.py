@@ -204,3 +204,17 @@ def test_an_alarm_moved_while_it_waits_rings_at_the_new_time_only() -> None:
         return rings
 
     assert run(main()) == [13.0]
+
+
+def test_ring_by_brings_an_alarm_forward_but_never_puts_it_off() -> None:
+    async def main() -> list[float]:
+        loop = asyncio.get_running_loop()
+        alarm = Alarm(asyncio.Event())
+        rings: list[float] = []
+        loop.call_later(1.0, alarm.ring_by, 20.0)  # later than set for (at 10 s): kept
+        loop.call_later(2.0, alarm.ring_by, 3.0)  # sooner: rings at 5 s
+        await alarm.wait(10.0)
+        rings.append(loop.time())
+        return rings
+
+    assert run(main()) == [5.0]
