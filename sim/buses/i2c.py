@@ -201,8 +201,10 @@ class EmulatedMcp23008(_Chip):
                     # A write to GPIO writes the latch.
                     self.regs[OLAT if self.pointer == GPIO else self.pointer] = value & 0xFF
                 self.pointer = (self.pointer + 1) % 11  # sequential operation (IOCON.SEQOP=0)
-            if self.driven != self.history[-1]:
-                self.history.append(self.driven)
+            if len(data) > 1:  # a register was written (not just the pointer set, for a read)
+                driven = self.driven
+                if driven != self.history[-1]:
+                    self.history.append(driven)
 
     def on_read(self, length: int) -> list[int]:
         with self._mutex:
