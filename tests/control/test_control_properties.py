@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from scada.control import hold as holds
 from scada.control import modes
 from scada.control.contract import Accept, ContractMessage, End, Heartbeat, Offer, Terminate
-from scada.control.interlocks import RelayRecord, apply, in_band, reading_bands
+from scada.control.interlocks import Interlocked, RelayRecord, apply, in_band, reading_bands
 from scada.control.modes import ModeState, Phase
 from scada.control.outcome import Step
 from scada.protocol import CommandSource, Mode, RelayState, Side
@@ -33,38 +34,48 @@ temps = st.none() | st.floats(min_value=-20, max_value=120, allow_nan=False)
 states = st.sampled_from(list(RelayState))
 
 
-@given(
-    desired=st.dictionaries(st.sampled_from(NODES), states),
-    layers=st.tuples(temps, temps, temps),
-    pipe=temps,
-    outdoor=temps,
-    history=st.dictionaries(
-        st.sampled_from(NODES), st.tuples(states, st.floats(min_value=0, max_value=5000))
-    ),
-    source=st.sampled_from(list(CommandSource)),
-)
-def test_interlocks_never_let_an_element_heat_an_unsafe_tank(
-    *,
-    desired: dict[str, RelayState],
-    layers: tuple[float | None, float | None, float | None],
-    pipe: float | None,
-    outdoor: float | None,
-    history: dict[str, tuple[RelayState, float]],
-    source: CommandSource,
-) -> None:
+@dataclass(frozen=True)
+class InterlockCase:
+    """What :func:`apply` is given: what ``source`` wants, the readings and the relays."""
+
+    desired: dict[str, RelayState]
+    readings: dict[str, float | None]
+    records: dict[str, RelayRecord]
+    source: CommandSource
+    now: datetime
+
+    def apply(self, readings: dict[str, float | None] | None = None) -> Interlocked:
+        return apply(
+            self.desired,
+            self.source,
+            readings=self.readings if readings is None else readings,
+            relay_history=self.records,
+            actuators=ACTUATORS,
+            settings=SETTINGS,
+            now=self.now,
+        )
+
+
+@st.composite
+def interlock_cases(draw: st.DrawFn) -> InterlockCase:
     now = T0 + timedelta(hours=2)
-    readings: dict[str, float | None] = {PIPE: pipe, OUTDOOR: outdoor}
-    readings.update(zip(LAYERS, layers, strict=True))
-    records = {n: RelayRecord(s, now - timedelta(seconds=ago)) for n, (s, ago) in history.items()}
-    final, overrides = apply(
-        desired,
-        source,
+    readings: dict[str, float | None] = {PIPE: draw(temps), OUTDOOR: draw(temps)}
+    readings.update(zip(LAYERS, draw(st.tuples(temps, temps, temps)), strict=True))
+    ago = st.floats(min_value=0, max_value=5000)
+    history = draw(st.dictionaries(st.sampled_from(NODES), st.tuples(states, ago)))
+    return InterlockCase(
+        desired=draw(st.dictionaries(st.sampled_from(NODES), states)),
         readings=readings,
-        relay_history=records,
-        actuators=ACTUATORS,
-        settings=SETTINGS,
+        records={n: RelayRecord(s, now - timedelta(seconds=a)) for n, (s, a) in history.items()},
+        source=draw(st.sampled_from(list(CommandSource))),
         now=now,
     )
+
+
+@given(case=interlock_cases())
+def test_interlocks_never_let_an_element_heat_an_unsafe_tank(case: InterlockCase) -> None:
+    final, overrides = case.apply()
+    records, layers, pipe = case.records, [case.readings[c] for c in LAYERS], case.readings[PIPE]
 
     def effective(node: str) -> RelayState:
         """What the relay does after this: the result, else it stays as it is."""
@@ -77,7 +88,7 @@ def test_interlocks_never_let_an_element_heat_an_unsafe_tank(
             assert effective(element) is RelayState.OFF
     if pipe is not None and pipe < SETTINGS.freeze_pipe_c:
         assert effective(PUMP) is RelayState.ON
-    assert set(desired) <= set(final)
+    assert set(case.desired) <= set(final)
     for o in overrides:
         assert final[o.node] is o.forced
         assert o.forced is not o.wanted
@@ -191,49 +202,20 @@ def _inside(data: st.DataObject, band: tuple[float, float] | None) -> float | No
     )
 
 
-@given(
-    desired=st.dictionaries(st.sampled_from(NODES), states),
-    layers=st.tuples(temps, temps, temps),
-    pipe=temps,
-    outdoor=temps,
-    history=st.dictionaries(
-        st.sampled_from(NODES), st.tuples(states, st.floats(min_value=0, max_value=5000))
-    ),
-    source=st.sampled_from(list(CommandSource)),
-    data=st.data(),
-)
+@given(case=interlock_cases(), data=st.data())
 def test_readings_inside_their_bands_leave_every_interlock_decision_as_it_was(
-    *,
-    desired: dict[str, RelayState],
-    layers: tuple[float | None, float | None, float | None],
-    pipe: float | None,
-    outdoor: float | None,
-    history: dict[str, tuple[RelayState, float]],
-    source: CommandSource,
-    data: st.DataObject,
+    case: InterlockCase, data: st.DataObject
 ) -> None:
-    now = T0 + timedelta(hours=2)
-    readings: dict[str, float | None] = {PIPE: pipe, OUTDOOR: outdoor}
-    readings.update(zip(LAYERS, layers, strict=True))
-    records = {n: RelayRecord(s, now - timedelta(seconds=ago)) for n, (s, ago) in history.items()}
-    bands = reading_bands(readings, records, SETTINGS)
-    assert set(readings) <= set(bands)  # every channel the interlocks read has a band
+    bands = reading_bands(case.readings, case.records, SETTINGS)
+    assert set(case.readings) <= set(bands)  # every channel the interlocks read has a band
     moved = {channel: _inside(data, band) for channel, band in bands.items()}
     assert all(in_band(moved[c], bands[c]) for c in bands)
 
-    def decide(values: dict[str, float | None]) -> tuple[object, ...]:
-        final, overrides = apply(
-            desired,
-            source,
-            readings=values,
-            relay_history=records,
-            actuators=ACTUATORS,
-            settings=SETTINGS,
-            now=now,
-        )
+    def decided(result: Interlocked) -> tuple[object, ...]:
+        final, overrides = result
         return final, [(o.node, o.interlock, o.wanted, o.forced) for o in overrides]
 
-    assert decide(readings) == decide(moved)
+    assert decided(case.apply()) == decided(case.apply(moved))
 
 
 def test_a_band_ends_at_the_thresholds_the_interlocks_compare_with() -> None:
