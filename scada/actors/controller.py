@@ -27,6 +27,7 @@ from scada.actors.pass_schedule import (
     heartbeat_only,
     periods_to_next_pass,
 )
+from scada.actors.quiet_pass import BANDED, PassInputs, QuietPass
 from scada.actors.relay_book import ActuatorRecord, RelayBook
 from scada.actors.relays import RelayActor
 from scada.actors.uplink_side import UplinkSide
@@ -40,7 +41,6 @@ from scada.control import (
 from scada.control import modes as m
 from scada.control.hold import Hold
 from scada.control.inputs import control_channels
-from scada.control.interlocks import Band, in_band, reading_bands
 from scada.link.base import Uplink
 from scada.protocol.base import new_id
 from scada.protocol.commands import ActuatorCommand, CommandResult
@@ -68,12 +68,6 @@ log = logging.getLogger("scada.controller")
 ATN_COMMAND_TTL_S = 300.0
 
 
-_PassInputs = tuple[ModeState, int, int, bool, int]
-"""What a control pass reads (see ``Controller._pass_inputs``)."""
-_BANDED = -1
-"""In place of the book's count of changes: the readings are judged by their bands."""
-
-
 class Controller:
     """Owns the mode machine and every actuator's boss, wishes and results."""
 
@@ -97,12 +91,7 @@ class Controller:
         self._inputs_seq = 0
         # A pass that found nothing to do, with what it read: the passes after it find nothing
         # either while those are the same and time alone changes nothing.
-        self._quiet: Memo[_PassInputs, None] | None = None
-        # With the ATN or the admin as boss, the readings a quiet pass read matter only through
-        # the interlocks' comparisons: the bands inside which they all come out the same. Then
-        # the memo holds for any readings inside them (None: the memo holds for those readings
-        # alone, as the book's count of changes says).
-        self._bands: dict[str, Band | None] | None = None
+        self._quiet = QuietPass(self.settings)
         self._steady: Memo[None, ModeState] | None = None
         self._all_ready = False
         house.book.watch(self._channels)
@@ -120,7 +109,6 @@ class Controller:
         self._pass_now = False
         self._stirrable = False  # sleeping past the next period boundary
         self._view: tuple[ModeState, ModeState] | None = None
-        self._deadline: tuple[ModeState, datetime, datetime | None] | None = None
         self._apply_lock = asyncio.Lock()
         self._link_was = LinkState.NOT_CONFIGURED
         house.on_coil = self._coil_observed
@@ -157,8 +145,9 @@ class Controller:
         now = self.clock.now()
         if not self._quiet_holds(now):
             return periods_to_next_pass(since_last_s, None, now, quiet=False)
-        assert self._quiet is not None
-        until = earliest(self._quiet.until, self._time_deadline(now))
+        memo = self._quiet.memo
+        assert memo is not None
+        until = earliest(memo.until, self._quiet.time_deadline(self.state, now))
         return periods_to_next_pass(since_last_s, until, now, quiet=True)
 
     async def control_once(self) -> None:
@@ -167,7 +156,7 @@ class Controller:
         self.track_link(now)
         if self._quiet_holds(now):
             return
-        self._quiet, self._bands = None, None
+        self._quiet.forget()
         steady = self._tick(now)
         await self._apply(now, steady=steady)
 
@@ -188,14 +177,9 @@ class Controller:
 
     def _reading_changed(self, channel: str) -> None:
         """A control channel's reading or health changed: a stir, unless the last quiet pass
-        holds for it (:attr:`_bands`)."""
-        bands = self._bands
-        if bands is not None and self._quiet is not None:
-            if channel not in bands:
-                return  # a channel the interlocks do not read (a room, under the ATN)
-            if in_band(self.house.book.fresh(channel), bands[channel]):
-                return
-        self.stir()
+        holds for it all the same."""
+        if self._quiet.ends_with(channel, self.house.book.fresh(channel)):
+            self.stir()
 
     def _touch(self) -> None:
         self._inputs_seq += 1
@@ -480,17 +464,17 @@ class Controller:
     def _readings(self) -> dict[str, float | None]:
         return self.house.book.fresh_values(self._channels)
 
-    def _pass_inputs(self, *, banded: bool = False) -> _PassInputs:
+    def _pass_inputs(self, banded: bool = False) -> PassInputs:
         """What a pass reads, but time: the mode state, :attr:`_inputs_seq`, the control
-        channels' readings (by the book's count of their changes; ``banded``: not at all, as
-        :attr:`_bands` stands for them), the heat pump's health and how many relay boards are
-        ready."""
+        channels' readings (by the book's count of their changes; ``banded``: not at all, the
+        quiet pass's bands stand for them), the heat pump's health and how many relay boards
+        are ready."""
         if self._all_ready:  # boards only ever become ready
             ready = len(self._actors)
         else:
             ready = sum(1 for a in self._actors.values() if a.ready)
             self._all_ready = ready == len(self._actors)
-        readings = _BANDED if banded else self.house.book.version
+        readings = BANDED if banded else self.house.book.version
         return (self._decision_state(), self._inputs_seq, readings, self._heat_pump_ok(), ready)
 
     def _decision_state(self) -> ModeState:
@@ -503,36 +487,11 @@ class Controller:
         return view[1]
 
     def _quiet_holds(self, now: datetime) -> bool:
-        """True when a pass now would be quiet: the last quiet pass read what a pass would read
-        now, none of its decisions' deadlines has come, nor the mode state's own."""
-        quiet, bands = self._quiet, self._bands
-        if quiet is None or not quiet.fits(self._pass_inputs(banded=bands is not None), now):
-            return False
-        if bands is not None:
-            book = self.house.book
-            if not all(in_band(book.fresh(c), band) for c, band in bands.items()):
-                return False
-        deadline = self._time_deadline(now)
-        return deadline is None or now < deadline
-
-    def _time_deadline(self, now: datetime) -> datetime | None:
-        """When time alone next moves the mode state (a silence, a lapse, a hold's end), from
-        the last quiet pass on (from ``now`` without one): a deadline that has passed since
-        then is not lost. Taken from the state as it is, not as the last quiet pass saw it:
-        every heartbeat moves it later without a pass. (The SCADA's own heartbeat has a timer
-        of its own: :meth:`UplinkSide.rearm_beat`.)"""
-        state = self.state
-        since = self._quiet.at if self._quiet is not None else now
-        cached = self._deadline
-        if cached is not None and cached[0] is state and cached[1] == since:
-            return cached[2]
-        deadline = m.steady_until(state, since, self.settings)
-        self._deadline = (state, since, deadline)
-        return deadline
+        return self._quiet.holds(self._pass_inputs, self.state, self.house.book, now)
 
     def _quiet_until(self, now: datetime, source: CommandSource) -> datetime | None:
         """Until when time alone leaves the decisions of a pass at ``now`` as they are (the
-        mode state's own deadlines are :meth:`_time_deadline`)."""
+        mode state's own deadlines are :meth:`QuietPass.time_deadline`)."""
         times: list[datetime | None] = [self._decisions.steady_until(source)]
         if source is CommandSource.ATN:
             times += (exp for _, exp in self._atn_wants.values() if exp is not None and exp > now)
@@ -544,7 +503,7 @@ class Controller:
         the pass switches nothing, the pass is remembered as quiet."""
         async with self._apply_lock:
             if steady is not None and steady.result is self.state:
-                inputs: _PassInputs | None = self._pass_inputs()
+                inputs: PassInputs | None = self._pass_inputs()
             else:
                 inputs = None
             readings = self._readings()
@@ -573,13 +532,14 @@ class Controller:
                 if outcome is not CommandOutcome.CONFIRMED:
                     log.warning("%s %s by %s failed: %s", node, state.value, source.value, reason)
             if inputs is not None and steady is not None:
-                until = self._quiet_until(now, source)
-                if source is CommandSource.HOME_ALONE:  # the strategy reads every reading
-                    self._quiet, self._bands = Memo(inputs, now, until, None), None
-                else:
-                    self._bands = reading_bands(readings, self.relays.history, self.settings)
-                    key = (inputs[0], inputs[1], _BANDED, inputs[3], inputs[4])
-                    self._quiet = Memo(key, now, until, None)
+                self._quiet.remember(
+                    inputs,
+                    now,
+                    self._quiet_until(now, source),
+                    source=source,
+                    readings=readings,
+                    history=self.relays.history,
+                )
 
     def _actor_ready(self, relay: ActuatorRecord) -> bool:
         actor = self._actors.get(relay.spec.device)
