@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from scada.actors.house import HouseState
-from scada.protocol.enums import AtnState, LinkState
+from scada.protocol.enums import AtnState, ContractStatus, LinkState
 from scada.protocol.snapshot import LinkStatus, Snapshot
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ def link_status(ctl: Controller, now: datetime) -> LinkStatus:
         detail = f"ATN last heard {c.silent_s(now):.0f} s ago"
     elif c.live(now, ctl.settings.heartbeat_timeout_s):
         detail = c.cause
+    elif c.status is ContractStatus.OFFERED:
+        detail = c.describe()  # heard, and about to begin
     else:
         # Heard lately, but no contract in force: one ended, the next not yet begun. That is
         # the ATN's schedule, not its silence.

@@ -29,6 +29,7 @@ from scada.protocol import (
     Status,
 )
 from scada.protocol.enums import AtnState, LinkState
+from scada.protocol.snapshot import LinkStatus
 from tests.runtime.harness import (
     ELT,
     GARAGE,
@@ -160,6 +161,18 @@ def test_an_atn_silence_is_reported_the_moment_its_timeout_runs_out() -> None:
         up = rig.rec.problems(ProblemKind.LINK_UP, "atn")
         assert len(up) == 1
         assert up[0].at - rig.now() < timedelta(seconds=1)
+
+    run_scenario(scenario, uplink=True)
+
+
+def test_the_atn_is_reported_alive_with_the_contract_it_offered_not_between_contracts() -> None:
+    async def scenario(rig: Rig) -> None:
+        await go_remote(rig)
+        alive = [s for s in rig.rec.payloads(EventKind.LINK, LinkStatus) if s.atn is AtnState.ALIVE]
+        assert len(alive) == 1  # reported once, the moment the offer came in
+        assert alive[0].detail is not None
+        assert alive[0].detail.startswith("contract ")
+        assert "between contracts" not in alive[0].detail
 
     run_scenario(scenario, uplink=True)
 
