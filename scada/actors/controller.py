@@ -121,6 +121,13 @@ class Controller:
         any change of what a pass reads. So a pass happens exactly when one would find
         something to do on the 5 s schedule, and a quiet house costs next to nothing."""
         TIMER_RANK.set(RANK_CONTROL)
+        self.atn.start_beating()
+        try:
+            await self._run()
+        finally:
+            self.atn.stop_beating()
+
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             self._pass_now = False

@@ -106,7 +106,9 @@ class UplinkSide:
         #: Store-and-forward for statuses and problems (None: sent live, only in RemoteControl).
         self.forwarder: Forwarder | None = None
         self.last_heartbeat_sent: datetime | None = None
-        # The timer of the SCADA's own heartbeat, and the instant it is armed for.
+        # The timer of the SCADA's own heartbeat, and the instant it is armed for; armed only
+        # while the controller runs (a runtime stopped in a running loop beats no more).
+        self._beating = False
         self._beat_timer: asyncio.TimerHandle | None = None
         self._beat_at: datetime | None = None
         self._beat_context = contextvars.copy_context()
@@ -210,7 +212,7 @@ class UplinkSide:
         if self._beat_timer is not None:
             self._beat_timer.cancel()
         self._beat_timer, self._beat_at = None, None
-        if due is None:
+        if due is None or not self._beating:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -221,6 +223,19 @@ class UplinkSide:
             max(0.0, delay_s), self._beat, context=self._beat_context
         )
         self._beat_at = due
+
+    def start_beating(self) -> None:
+        """The controller runs: keep the own heartbeat's timer armed from now on."""
+        self._beating = True
+        self.rearm_beat()
+
+    def stop_beating(self) -> None:
+        """The controller stopped: cancel the own heartbeat's timer (a runtime stopped in a
+        loop that goes on, as at a change of house, must not beat on)."""
+        self._beating = False
+        if self._beat_timer is not None:
+            self._beat_timer.cancel()
+        self._beat_timer, self._beat_at = None, None
 
     def _beat(self) -> None:
         self._beat_timer, self._beat_at = None, None

@@ -465,3 +465,21 @@ def test_a_contract_offered_for_later_starts_remote_control_at_its_start() -> No
         assert rig.mode() is Mode.REMOTE
 
     run_scenario(scenario, uplink=True)
+
+
+def test_a_stopped_runtime_beats_no_more_though_its_loop_goes_on() -> None:
+    async def scenario(rig: Rig) -> None:
+        atn = await go_remote(rig)
+
+        def mine() -> list[ContractHeartbeat]:
+            return [h for h in atn.received(ContractHeartbeat) if h.from_side is Side.SCADA]
+
+        await rig.advance(2 * (HEARTBEAT_PERIOD_S + OWN_BEAT_SLACK_S))
+        assert len(mine()) >= 2  # beating on its own while the ATN is quiet
+        rig.runtime.stop()  # as at a change of house: the loop goes on without it
+        await rig.task
+        sent = len(mine())
+        await rig.advance(10 * HEARTBEAT_PERIOD_S)
+        assert len(mine()) == sent
+
+    run_scenario(scenario, uplink=True)
