@@ -107,17 +107,11 @@ async def wake_or_timeout(wake: asyncio.Event, timeout_s: float) -> None:
     event costs one callback, where ``asyncio.timeout`` or ``asyncio.wait`` over a sleeping
     task cost a cancellation and its exception, or two tasks, on every quiet pass.
     """
-    if wake.is_set():
-        return
-    timer = asyncio.get_running_loop().call_later(max(0.0, timeout_s), wake.set)
-    try:
-        await wake.wait()
-    finally:
-        timer.cancel()
+    await Alarm(wake).wait(timeout_s)
 
 
 class Alarm:
-    """Sets ``event`` after a timeout, like :func:`wake_or_timeout`, but the time can be moved
+    """Sets ``event`` after a timeout (see :func:`wake_or_timeout`); the time can be moved
     while it waits: one timer cancelled and one armed, where waking the waiter to sleep again
     would cost a pass of its loop."""
 
