@@ -73,7 +73,10 @@ def terminal() -> Iterator[Terminal]:
             "tmux is not installed: this real-terminal test needs it (apt-get install tmux)"
         )
     workdir = Path(tempfile.mkdtemp(prefix="gwx", dir="/tmp"))
-    term = Terminal(f"gwtui-e2e-{os.getpid()}", workdir)
+    # A server of its own per test: the last test's server may still be exiting after its
+    # kill-server, and a new session on the same socket then fails ("server exited
+    # unexpectedly").
+    term = Terminal(f"gwtui-e2e-{os.getpid()}-{workdir.name}", workdir)
     try:
         yield term
     finally:
