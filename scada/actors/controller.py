@@ -27,7 +27,7 @@ from scada.actors.pass_schedule import (
     heartbeat_only,
     periods_to_next_pass,
 )
-from scada.actors.quiet_pass import BANDED, PassInputs, QuietPass
+from scada.actors.quiet_pass import PassInputs, QuietPass
 from scada.actors.relay_book import ActuatorRecord, RelayBook
 from scada.actors.relays import RelayActor
 from scada.actors.uplink_side import UplinkSide
@@ -471,18 +471,17 @@ class Controller:
     def _readings(self) -> dict[str, float | None]:
         return self.house.book.fresh_values(self._channels)
 
-    def _pass_inputs(self, banded: bool = False) -> PassInputs:
+    def _pass_inputs(self) -> PassInputs:
         """What a pass reads, but time: the mode state, :attr:`_inputs_seq`, the control
-        channels' readings (by the book's count of their changes; ``banded``: not at all, the
-        quiet pass's bands stand for them), the heat pump's health and how many relay boards
-        are ready."""
+        channels' readings (by the book's count of their changes), the heat pump's health and
+        how many relay boards are ready."""
         if self._all_ready:  # boards only ever become ready
             ready = len(self._actors)
         else:
             ready = sum(1 for a in self._actors.values() if a.ready)
             self._all_ready = ready == len(self._actors)
-        readings = BANDED if banded else self.house.book.version
-        return (self._decision_state(), self._inputs_seq, readings, self._heat_pump_ok(), ready)
+        book = self.house.book
+        return (self._decision_state(), self._inputs_seq, book.version, self._heat_pump_ok(), ready)
 
     def _decision_state(self) -> ModeState:
         """The mode state without the contract's heartbeat bookkeeping (see
@@ -494,7 +493,7 @@ class Controller:
         return view[1]
 
     def _quiet_holds(self, now: datetime) -> bool:
-        return self._quiet.holds(self._pass_inputs, self.state, self.house.book, now)
+        return self._quiet.holds(self._pass_inputs(), self.state, self.house.book, now)
 
     def _quiet_until(self, now: datetime, source: CommandSource) -> datetime | None:
         """Until when time alone leaves the decisions of a pass at ``now`` as they are (the

@@ -15,7 +15,7 @@ inside the bands where each comparison comes out as it did (:func:`reading_bands
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 
 from scada.actors.channels import ChannelBook
@@ -27,11 +27,11 @@ from scada.layout.control import ControlSettings
 from scada.protocol.enums import CommandSource
 
 PassInputs = tuple[ModeState, int, int, bool, int]
-"""What a control pass reads, but time: (decision state, count of other input changes,
-readings, heat pump available, boards ready); readings are the book's count of changes, or
-:data:`BANDED`."""
-BANDED = -1
-"""In place of the book's count of changes: the readings are judged by their bands."""
+"""What a control pass reads, but time: (decision state, count of other input changes, the
+book's count of reading changes, heat pump available, boards ready)."""
+_BANDED = -1
+"""In a banded memo's key, in place of the book's count: the readings are judged by their
+bands."""
 
 
 class QuietPass:
@@ -65,21 +65,14 @@ class QuietPass:
             self.memo, self.bands = Memo(inputs, now, until, None), None
             return
         self.bands = reading_bands(readings, history, self._settings)
-        key = (inputs[0], inputs[1], BANDED, inputs[3], inputs[4])
-        self.memo = Memo(key, now, until, None)
+        self.memo = Memo(_banded(inputs), now, until, None)
 
-    def holds(
-        self,
-        inputs: Callable[[bool], PassInputs],
-        state: ModeState,
-        book: ChannelBook,
-        now: datetime,
-    ) -> bool:
+    def holds(self, inputs: PassInputs, state: ModeState, book: ChannelBook, now: datetime) -> bool:
         """True when a pass now would be quiet: the last quiet pass read what a pass would
-        read now (``inputs(banded)``), none of its decisions' deadlines has come, nor the mode
+        read now (``inputs``), none of its decisions' deadlines has come, nor the mode
         state's own."""
         memo, bands = self.memo, self.bands
-        if memo is None or not memo.fits(inputs(bands is not None), now):
+        if memo is None or not memo.fits(inputs if bands is None else _banded(inputs), now):
             return False
         if bands is not None and not all(in_band(book.fresh(c), b) for c, b in bands.items()):
             return False
@@ -108,3 +101,9 @@ class QuietPass:
         deadline = m.steady_until(state, since, self._settings)
         self._deadline = (state, since, deadline)
         return deadline
+
+
+def _banded(inputs: PassInputs) -> PassInputs:
+    """``inputs`` with the book's count of reading changes left out (the bands stand for it)."""
+    state, seq, _, heat_pump_ok, ready = inputs
+    return state, seq, _BANDED, heat_pump_ok, ready

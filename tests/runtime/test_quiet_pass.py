@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from scada.actors.channels import ChannelBook
-from scada.actors.quiet_pass import BANDED, PassInputs, QuietPass
+from scada.actors.quiet_pass import PassInputs, QuietPass
 from scada.control import modes as m
 from scada.protocol.enums import CommandSource
 from tests.runtime.harness import DW1, house_layout
@@ -59,9 +59,7 @@ def test_a_banded_quiet_pass_holds_whatever_the_count_of_changes_while_readings_
     quiet = quiet_under(CommandSource.ATN)
     later = T + timedelta(seconds=30)
 
-    def counted(banded: bool) -> PassInputs:
-        return inputs(BANDED if banded else 99)  # the book counted many changes meanwhile
-
+    counted = inputs(99)  # the book counted many changes meanwhile
     warmer = {**READINGS, **dict.fromkeys(SETTINGS.tank_layers, 70.0)}
     assert quiet.holds(counted, STATE, book_with(warmer), later)
     too_hot = {**warmer, "tank-temp4": 80.0}
@@ -72,7 +70,7 @@ def test_an_unbanded_quiet_pass_holds_only_for_the_same_count_of_changes() -> No
     quiet = quiet_under(CommandSource.HOME_ALONE, version=7)
     book = book_with(READINGS)
     later = T + timedelta(seconds=30)
-    assert quiet.holds(lambda _banded: inputs(7), STATE, book, later)
-    assert not quiet.holds(lambda _banded: inputs(8), STATE, book, later)
+    assert quiet.holds(inputs(7), STATE, book, later)
+    assert not quiet.holds(inputs(8), STATE, book, later)
     quiet.forget()
-    assert not quiet.holds(lambda _banded: inputs(7), STATE, book, later)
+    assert not quiet.holds(inputs(7), STATE, book, later)
