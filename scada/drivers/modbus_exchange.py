@@ -106,7 +106,6 @@ async def exchange(
     :func:`answer_registers`). Raises only :class:`DriverError` subclasses naming ``device``;
     ``what`` describes the request and ``bus_label`` the bus in their messages.
     """
-
     if wire.lost:
         raise DeviceTimeoutError(device, f"connection to {bus_label} lost before {what}")
     response: ModbusPDU | None = None
