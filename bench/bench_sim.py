@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from scada import gc_policy
 from sim.walkthroughs import Options, WalkReport, Walkthrough, run, run_named
 from sim.walkthroughs.spec import Comfort, Fidelity, ProblemSeen, Statuses
 
@@ -153,6 +154,7 @@ def main() -> int:
     parser.add_argument("--only", choices=("day", "month", "week"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    gc_policy.tune()  # as the `sim` and `scada` commands do
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"bench_sim: {os.cpu_count()} CPUs, load average {load:.2f} at start")
     if args.only in (None, "day"):

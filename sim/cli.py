@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from scada import gc_policy
 from sim import demo as demo_mod
 
 app = typer.Typer(
@@ -138,4 +139,5 @@ def _root() -> None:
 
 
 def main() -> None:
+    gc_policy.tune()
     app()

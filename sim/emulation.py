@@ -283,8 +283,9 @@ def _prices(layout: Layout) -> Profile | None:
         return None
 
 
-#: Messages the in-process ATN of ``scada serve --sim`` keeps per direction.
-SERVE_ATN_LOG_KEEP = 200
+#: Messages per direction the in-process ATN keeps where nobody reads its log (``scada serve
+#: --sim``, walkthroughs).
+UNREAD_ATN_LOG_KEEP = 200
 
 
 def provide(
@@ -304,5 +305,5 @@ def provide(
         # Under `scada serve` nobody reads the simulated ATN's log, and its default (kept
         # for walkthroughs and tests) holds thousands of whole statuses: tens of MB on a Pi
         # after a day of the largest house. A short one keeps the runtime's memory flat.
-        emu.atn.log.keep = SERVE_ATN_LOG_KEEP
+        emu.atn.log.keep = UNREAD_ATN_LOG_KEEP
     return emu

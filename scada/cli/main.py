@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from scada import gc_policy
 from scada.cli import layout_cmds, ops_cmds, probe_cmds, runtime_cmds, store_cmds
 
 app = typer.Typer(
@@ -24,4 +25,5 @@ ops_cmds.register(app)
 
 
 def main() -> None:
+    gc_policy.tune()
     app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -28,7 +29,8 @@ class AtnLog:
     """Every message received and sent, in order, and how many of each ``type``.
 
     ``received`` / ``sent`` keep the last :data:`KEEP` (``keep``) entries each, so a simulated
-    month does not hold every status in memory; ``counts`` / ``sent_counts`` count everything.
+    month does not hold every status in memory; ``counts`` / ``sent_counts`` count everything,
+    and ``listeners`` are called with every entry received, kept or not.
     """
 
     keep: int = KEEP
@@ -36,10 +38,14 @@ class AtnLog:
     sent: list[Entry] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     sent_counts: Counter[str] = field(default_factory=Counter)
+    listeners: list[Callable[[Entry], None]] = field(default_factory=list)
 
     def record_in(self, at: datetime, message: WireMessage) -> None:
         self.counts[message.type] += 1
-        _append(self.received, Entry(at, message), self.keep)
+        entry = Entry(at, message)
+        _append(self.received, entry, self.keep)
+        for listener in self.listeners:
+            listener(entry)
 
     def record_out(self, at: datetime, message: WireMessage) -> None:
         self.sent_counts[message.type] += 1

@@ -76,6 +76,15 @@ class Record:
     seen: dict[int, str] = field(default_factory=dict)
     """Point checks (by index in ``expect``): what was seen at their instant."""
 
+    def __repr__(self) -> str:
+        # A month's record is tens of thousands of samples: a repr (a failed assertion's, a
+        # log line's) says how much there is, not all of it.
+        return (
+            f"Record(zones={self.zone_names!r}, {len(self.samples)} samples, "
+            f"{len(self.problems)} problems, {len(self.modes)} modes, "
+            f"{len(self.commands)} commands)"
+        )
+
     # ------------------------------------------------------------------ building
     def mode_changed(self, t: float, mode: Mode) -> None:
         if not self.modes or self.modes[-1][1] is not mode:

@@ -31,7 +31,7 @@ from scada.protocol import (
     Status,
 )
 from scada.runtime import Runtime
-from sim.atn import SimulatedAtn
+from sim.atn import Entry, SimulatedAtn
 from sim.physics_source import PhysicsSource
 from sim.walkthroughs.record import SAMPLE_S, CommandRecord, Record, Sample
 
@@ -79,13 +79,13 @@ class Recorder:
         self.clock = clock
         self.physics = physics
         self.runtime = runtime
-        self.atn = atn
         self.price = price
         self.progress = progress
         self.say = say
         self._results_seen: set[str] = set()
         self._atn_slots: set[datetime] = set()
-        self._atn_scanned: datetime | None = None
+        if atn is not None:
+            atn.log.listeners.append(self._atn_heard)
 
     # ------------------------------------------------------------------ sampling
     async def sampler(self) -> None:
@@ -118,7 +118,7 @@ class Recorder:
                 heat_pump_w=model.heat_pump_state().electric_w,
                 price=self.price(now),
                 statuses=self.runtime.reporter.seq,
-                statuses_atn=self._atn_statuses(now),
+                statuses_atn=len(self._atn_slots),
             )
         )
         self._interlocks(t)
@@ -136,19 +136,10 @@ class Recorder:
             ):
                 self.say(f"{was} interlock lets go of {node}", t)
 
-    def _atn_statuses(self, now: datetime) -> int:
-        """Distinct 5-minute slots the ATN has received a status of (a status sent again after
-        a lost ack counts once)."""
-        atn = self.atn
-        if atn is None:
-            return 0
-        for entry in reversed(atn.log.received):
-            if self._atn_scanned is not None and entry.at < self._atn_scanned:
-                break
-            if isinstance(entry.message, Status):
-                self._atn_slots.add(entry.message.slot_start)
-        self._atn_scanned = now
-        return len(self._atn_slots)
+    def _atn_heard(self, entry: Entry) -> None:
+        if isinstance(entry.message, Status):
+            # Distinct 5-minute slots: a status sent again after a lost ack counts once.
+            self._atn_slots.add(entry.message.slot_start)
 
     # -------------------------------------------------------------------- events
     async def events(self, sub: Subscription) -> None:

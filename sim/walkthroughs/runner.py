@@ -43,7 +43,7 @@ from scada.layout import Layout
 from scada.protocol import EventKind, LogLevel, LogLine
 from scada.runtime import Runtime
 from scada.store import Store, store_path
-from sim.emulation import SimEmulation
+from sim.emulation import UNREAD_ATN_LOG_KEEP, SimEmulation
 from sim.house.profiles import load_prices
 from sim.physics_source import PhysicsSource
 from sim.walkthroughs.checks import CheckResult, judge
@@ -241,6 +241,10 @@ class _Run:
             physics_period_s=self.wt.fidelity.physics_step_s,
         )
         self.emu = emu
+        if emu.atn is not None:
+            # The recorder hears every status as it comes; kept whole, a month of messages
+            # would make the process's heap, and every collection of it, several times larger.
+            emu.atn.log.keep = UNREAD_ATN_LOG_KEEP
         assert isinstance(emu.source, PhysicsSource)
         self.physics = emu.source
         self.weather = Weather(emu.source.model)
