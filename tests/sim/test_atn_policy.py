@@ -217,6 +217,18 @@ def test_log_counts_everything_and_keeps_the_latest() -> None:
     assert log.of_type(Ack) == []
 
 
+def test_log_listeners_hear_every_entry_received_kept_or_not() -> None:
+    log = AtnLog(keep=3)
+    heard: list[datetime] = []
+    log.listeners.append(lambda entry: heard.append(entry.at))
+    times = [NOW + timedelta(seconds=i) for i in range(10)]
+    for t in times:
+        log.record_in(t, SnapshotRequest(from_alias="a.b", at=NOW))
+    log.record_out(NOW, Ack(message_ids=("00000000-0000-4000-8000-000000000000",), at=NOW))
+    assert heard == times  # the sent Ack is not heard; the trimmed entries were
+    assert len(log.received) < len(times)
+
+
 def test_latest_readings_from_statuses_and_snapshots() -> None:
     r = LatestReadings()
     status = Status(
