@@ -23,10 +23,13 @@ the tank average falls 5 K below target, whatever the price, so it buys at the w
 price; the ATN buys well below it. Its zone dead band is half the comfort band, so the garage
 also stays further inside the band.
 
-Wall times depend on what else the machine runs: the CPU seconds of this process and the load
-average are printed alongside.
+Wall times depend on what else the machine runs (on a shared 2-core box the same run takes from
+one minute to the next up to half as long again): the day and the month are run ``--repeat``
+times (3) and the best is the figure, as ``timeit`` reports its minimum, with every run printed
+beside it, and the load average at the start.
 
-Run: ``.venv/bin/python bench/bench_sim.py [--only day|month|week]``. Prints; exits 0.
+Run: ``.venv/bin/python bench/bench_sim.py [--only day|month|week] [--repeat N]``. Prints;
+exits 0.
 """
 
 from __future__ import annotations
@@ -57,6 +60,25 @@ def timed(what: Callable[[], WalkReport]) -> tuple[WalkReport, float, float]:
     return report, time.perf_counter() - wall, time.process_time() - cpu
 
 
+def repeated(what: Callable[[], WalkReport], times: int) -> tuple[WalkReport, str]:
+    """Run ``what`` ``times`` times: the first failing report (else the last), and the wall
+    times as "best s (best of N: all runs)". The best is the figure: on a shared machine a
+    slower run measures what else ran, not the simulation (as ``timeit`` reports its minimum).
+    """
+    walls: list[float] = []
+    kept: WalkReport | None = None
+    for _ in range(times):
+        report, wall, _cpu = timed(what)
+        walls.append(wall)
+        if kept is None or kept.ok:
+            kept = report
+    assert kept is not None
+    runs = ", ".join(f"{w:.1f}" for w in walls)
+    if times == 1:
+        return kept, f"{walls[0]:.1f} s wall"
+    return kept, f"{min(walls):.1f} s wall (best of {times}; runs {runs} s)"
+
+
 def verdict(report: WalkReport) -> str:
     failed = [f"{r.label} ({r.detail})" for r in report.results if not r.ok]
     if report.error:
@@ -64,7 +86,7 @@ def verdict(report: WalkReport) -> str:
     return "all checks pass" if not failed else "FAILED: " + "; ".join(failed)
 
 
-def day_of_the_largest_house() -> None:
+def day_of_the_largest_house(repeat: int) -> None:
     statuses = Statuses(check="statuses", min_share=0.99, seen_by="atn")
     wt = Walkthrough(
         description="one day of the largest house",
@@ -74,11 +96,10 @@ def day_of_the_largest_house() -> None:
         fidelity=WALK_FIDELITY,
         expect=(NO_CRASH, statuses),
     )
-    report, wall, cpu = timed(lambda: run(wt, name="hw25-day"))
+    report, walls = repeated(lambda: run(wt, name="hw25-day"), repeat)
     print(
         f"1. one simulated day of {HW25} (full runtime, simulated ATN; sensors >= 120 s, "
-        f"physics 30 s, <= 2 pulses/gal): {wall:.1f} s wall, {cpu:.1f} s CPU "
-        f"(target <= 5 s); {verdict(report)}"
+        f"physics 30 s, <= 2 pulses/gal): {walls} (target <= 5 s); {verdict(report)}"
     )
     # The same day with no uplink: LocalControl, statuses into the store. The figure names
     # drivers, controller and statuses; the ATN's conversation is what this leaves out.
@@ -101,11 +122,11 @@ def day_of_the_largest_house() -> None:
     )
 
 
-def month() -> None:
-    report, wall, cpu = timed(lambda: run_named("month"))
+def month(repeat: int) -> None:
+    report, walls = repeated(lambda: run_named("month"), repeat)
     print(
-        f"2. the 28-day 'month' walkthrough of {DW1}: {wall:.1f} s wall, {cpu:.1f} s CPU "
-        f"(target <= 60 s); {report.passed}/{len(report.results)} checks pass"
+        f"2. the 28-day 'month' walkthrough of {DW1}: {walls} (target <= 60 s); "
+        f"{report.passed}/{len(report.results)} checks pass"
         + ("" if report.ok else f"; {verdict(report)}")
     )
 
@@ -152,15 +173,18 @@ def remote_versus_local() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--only", choices=("day", "month", "week"))
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of the day and the month (best reported)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     gc_policy.tune()  # as the `sim` and `scada` commands do
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"bench_sim: {os.cpu_count()} CPUs, load average {load:.2f} at start")
     if args.only in (None, "day"):
-        day_of_the_largest_house()
+        day_of_the_largest_house(args.repeat)
     if args.only in (None, "month"):
-        month()
+        month(args.repeat)
     if args.only in (None, "week"):
         remote_versus_local()
     return 0
