@@ -4,10 +4,9 @@ CPython looks for reference cycles among its youngest objects after every 700 al
 container objects, and each such pass walks the whole young generation. The runtime makes tens of
 thousands of short-lived containers a simulated day (messages, readings, timer handles), and
 reference counting frees nearly all of them the moment they are dropped: the passes find next to
-nothing, while their walks through memory evict what the runtime itself had in the CPU's caches.
-On the 28-day walkthrough of dw1 the collector took 2.4 s at CPython's thresholds and 0.08 s at
-these, and the run was about a tenth faster. The price is that cyclic garbage waits longer to be
-freed: at most :data:`YOUNG_THRESHOLD` container objects more, a few MB.
+nothing. On the 28-day walkthrough of dw1 the collector took 2.4 s at CPython's thresholds and
+under 0.1 s at these. The price is that cyclic garbage waits longer to be freed: at most
+:data:`YOUNG_THRESHOLD` container objects more, a few MB.
 """
 
 from __future__ import annotations
