@@ -303,7 +303,7 @@ def provide(
         raise PlanError(f"{faults}: {e}") from None
     if emu.atn is not None:
         # Under `scada serve` nobody reads the simulated ATN's log, and its default (kept
-        # for walkthroughs and tests) holds thousands of whole statuses: tens of MB on a Pi
-        # after a day of the largest house. A short one keeps the runtime's memory flat.
+        # for tests) holds thousands of whole statuses: tens of MB on a Pi after a day of
+        # the largest house. A short one keeps the runtime's memory flat.
         emu.atn.log.keep = UNREAD_ATN_LOG_KEEP
     return emu
