@@ -5,7 +5,8 @@ command waited behind another job)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 
 from scada.actors.relays import VERIFY_PERIOD_S, RelayActor
 from scada.clock import LoopClock, run_virtual
@@ -42,6 +43,18 @@ class GatedBoard:
         return None
 
 
+@contextlib.asynccontextmanager
+async def running(actor: RelayActor) -> AsyncIterator[asyncio.Task[None]]:
+    """``actor`` running (its board opened and read) for the block, cancelled after it."""
+    runner = asyncio.create_task(actor.run())
+    await asyncio.sleep(0.01)
+    try:
+        yield runner
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+
 class Sink:
     def coil_observed(self, board: str, channel: int, energized: bool) -> None:
         return None
@@ -57,30 +70,27 @@ def test_a_job_vetoed_while_it_waited_is_dropped_unwritten_and_the_next_goes_ahe
     async def main() -> None:
         board = GatedBoard()
         actor = RelayActor(board, [0, 1, 2], LoopClock(T0), Sink())
-        runner = asyncio.create_task(actor.run())
-        await asyncio.sleep(0.01)
-        assert actor.ready
-        boss = ["atn"]
-        slow = asyncio.create_task(actor.switch(0, energized=True))
-        await asyncio.sleep(0.01)  # the slow job holds the board
-        queued = asyncio.create_task(
-            actor.switch(
-                1, energized=True, veto=lambda: None if boss[0] == "atn" else "admin is boss"
+        async with running(actor):
+            assert actor.ready
+            boss = ["atn"]
+            slow = asyncio.create_task(actor.switch(0, energized=True))
+            await asyncio.sleep(0.01)  # the slow job holds the board
+            queued = asyncio.create_task(
+                actor.switch(
+                    1, energized=True, veto=lambda: None if boss[0] == "atn" else "admin is boss"
+                )
             )
-        )
-        after = asyncio.create_task(actor.switch(2, energized=True))
-        await asyncio.sleep(0.01)
-        boss[0] = "admin"  # the hold is taken while the ATN's job waits its turn
-        board.gate.set()
-        assert (await slow).ok
-        vetoed = await queued
-        assert not vetoed.ok
-        assert vetoed.superseded
-        assert vetoed.error == "admin is boss"
-        assert (await after).ok
-        assert board.writes == [(0, True), (2, True)]
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+            after = asyncio.create_task(actor.switch(2, energized=True))
+            await asyncio.sleep(0.01)
+            boss[0] = "admin"  # the hold is taken while the ATN's job waits its turn
+            board.gate.set()
+            assert (await slow).ok
+            vetoed = await queued
+            assert not vetoed.ok
+            assert vetoed.superseded
+            assert vetoed.error == "admin is boss"
+            assert (await after).ok
+            assert board.writes == [(0, True), (2, True)]
 
     run_virtual(main)
 
@@ -90,15 +100,12 @@ def test_a_veto_that_still_allows_the_job_lets_it_through() -> None:
         board = GatedBoard()
         board.gate.set()
         actor = RelayActor(board, [0], LoopClock(T0), Sink())
-        runner = asyncio.create_task(actor.run())
-        await asyncio.sleep(0.01)
-        assert actor.ready
-        outcome = await actor.switch(0, energized=True, veto=lambda: None)
-        assert outcome.ok
-        assert not outcome.superseded
-        assert board.writes == [(0, True)]
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+        async with running(actor):
+            assert actor.ready
+            outcome = await actor.switch(0, energized=True, veto=lambda: None)
+            assert outcome.ok
+            assert not outcome.superseded
+            assert board.writes == [(0, True)]
 
     run_virtual(main)
 
@@ -107,21 +114,18 @@ def test_a_job_whose_caller_stopped_waiting_is_still_done_and_the_actor_goes_on(
     async def main() -> None:
         board = GatedBoard()
         actor = RelayActor(board, [0, 1], LoopClock(T0), Sink())
-        runner = asyncio.create_task(actor.run())
-        await asyncio.sleep(0.01)
-        slow = asyncio.create_task(actor.switch(0, energized=True))
-        await asyncio.sleep(0.01)
-        impatient = asyncio.create_task(actor.switch(1, energized=True))
-        await asyncio.sleep(0.01)
-        impatient.cancel()  # a command timed out while its job waited behind the slow one
-        board.gate.set()
-        assert (await slow).ok
-        await asyncio.sleep(0.01)
-        assert board.writes == [(0, True), (1, True)]
-        assert not runner.done()  # answering a caller who has gone did not crash the actor
-        assert (await actor.switch(1, energized=False)).ok
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+        async with running(actor) as runner:
+            slow = asyncio.create_task(actor.switch(0, energized=True))
+            await asyncio.sleep(0.01)
+            impatient = asyncio.create_task(actor.switch(1, energized=True))
+            await asyncio.sleep(0.01)
+            impatient.cancel()  # a command timed out while its job waited behind the slow one
+            board.gate.set()
+            assert (await slow).ok
+            await asyncio.sleep(0.01)
+            assert board.writes == [(0, True), (1, True)]
+            assert not runner.done()  # answering a caller who has gone did not crash the actor
+            assert (await actor.switch(1, energized=False)).ok
 
     run_virtual(main)
 
@@ -138,16 +142,14 @@ def test_with_no_jobs_the_board_is_read_back_every_verify_period() -> None:
 
         board.read_all = counted  # type: ignore[method-assign]
         actor = RelayActor(board, [0], LoopClock(T0), Sink())
-        runner = asyncio.create_task(actor.run())
-        await asyncio.sleep(3 * VERIFY_PERIOD_S + 1)
-        start = reads[0]
-        assert [round(t - start, 6) for t in reads] == [
-            0.0,
-            VERIFY_PERIOD_S,
-            2 * VERIFY_PERIOD_S,
-            3 * VERIFY_PERIOD_S,
-        ]
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+        async with running(actor):
+            await asyncio.sleep(3 * VERIFY_PERIOD_S + 1)
+            start = reads[0]
+            assert [round(t - start, 6) for t in reads] == [
+                0.0,
+                VERIFY_PERIOD_S,
+                2 * VERIFY_PERIOD_S,
+                3 * VERIFY_PERIOD_S,
+            ]
 
     run_virtual(main)
