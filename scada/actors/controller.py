@@ -4,9 +4,10 @@ Every :data:`CONTROL_PERIOD_S` (at once after any request, and not at all while 
 reads changes) it advances the mode machine, asks the current boss what each actuator should
 do (home-alone strategy, the ATN's latest commands, or the installer's under an admin hold),
 runs the interlocks over that, and switches the relays whose state differs, confirming each by
-read-back. Requests (set relay, hold, mode) are answered with the pure core's refusal reasons;
-every one lands in the audit log. It owns the mode state; its conversation with the ATN is
-:mod:`scada.actors.uplink_side`, which steps that state through :meth:`Controller.step`.
+read-back. It owns the mode state. Requests (set relay, hold, mode) are answered with the pure
+core's refusal reasons, and every one lands in the audit log: they are
+:mod:`scada.actors.control_requests`, a mixin of the controller. Its conversation with the ATN
+is :mod:`scada.actors.uplink_side`, which steps the mode state through :meth:`Controller.step`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from scada.actors.control_requests import ControlRequests
 from scada.actors.decisions import Decisions
 from scada.actors.house import HouseState
 from scada.actors.pass_schedule import (
@@ -36,17 +38,13 @@ from scada.control import (
     HomeAloneInputs,
     ModeState,
     Step,
-    authorize,
 )
 from scada.control import modes as m
-from scada.control.hold import Hold
 from scada.control.inputs import control_channels
 from scada.link.base import Uplink
-from scada.protocol.base import new_id
 from scada.protocol.commands import ActuatorCommand, CommandResult
 from scada.protocol.control import (
     HoldEnded,
-    HoldState,
     ModeChanged,
 )
 from scada.protocol.enums import (
@@ -56,7 +54,6 @@ from scada.protocol.enums import (
     EventKind,
     HoldEndReason,
     LinkState,
-    Mode,
     ProblemKind,
     RelayState,
     Severity,
@@ -65,10 +62,8 @@ from scada.protocol.snapshot import ActuatorSnapshot, Snapshot
 
 log = logging.getLogger("scada.controller")
 
-ATN_COMMAND_TTL_S = 300.0
 
-
-class Controller:
+class Controller(ControlRequests):
     """Owns the mode machine and every actuator's boss, wishes and results."""
 
     def __init__(
@@ -192,163 +187,10 @@ class Controller:
         self._inputs_seq += 1
         self.stir()
 
-    # ---------------------------------------------------------------- requests
-    async def set_relay(self, node: str, state: RelayState, operator: str) -> CommandResult:
-        """An installer's command from the console (admin source)."""
-        now = self.clock.now()
-        cmd = ActuatorCommand(
-            id=new_id(),
-            source=CommandSource.ADMIN,
-            operator=operator,
-            target=node,
-            state=state,
-            issued_at=now,
-        )
-        return await self.command(cmd, who=operator)
-
-    async def command(self, cmd: ActuatorCommand, *, who: str) -> CommandResult:
-        """Authorize, interlock and carry out ``cmd``; the result says what became of it.
-
-        Serialised with the control pass, so a pass decided a moment earlier cannot switch the
-        relay back behind the command's back. A command refused by an interlock is not
-        remembered: it is not carried out later, when the interlock lets go.
-        """
-        async with self._apply_lock:
-            result, forced = await self._command(cmd, who)
-        if forced:
-            await self._apply(self.clock.now())
-        return result
-
-    async def _command(self, cmd: ActuatorCommand, who: str) -> tuple[CommandResult, bool]:
-        now = self.clock.now()
-        self._tick(now)
-        refusal = authorize(
-            self.state,
-            cmd.source,
-            cmd.target,
-            self.relays,
-            now,
-            expires_at=cmd.expires_at,
-            operator=cmd.operator,
-        )
-        relay = self.relays.get(cmd.target)
-        if relay is not None:
-            relay.last_command = cmd
-        if refusal is not None:
-            result = self.record_result(cmd, CommandOutcome.REFUSED, refusal.reason)
-            self.house.record_audit(who, "set_relay", cmd.target, "refused", refusal.reason)
-            return result, False
-        assert relay is not None
-        final, overrides = self._decisions.interlocked(
-            {cmd.target: cmd.state}, cmd.source, now, self._readings(), self.relays.history
-        )
-        forced = next((o for o in overrides if o.node == cmd.target), None)
-        if forced is not None:
-            result = self.record_result(
-                cmd, CommandOutcome.REFUSED, forced.reason, interlock=forced.interlock.value
-            )
-            self.house.record_audit(who, "set_relay", cmd.target, "refused", forced.reason)
-            return result, True
-        # A wish repeated (the ATN orders every actuator again every few minutes) changes
-        # nothing a pass reads: a later expiry only makes a quiet pass's deadline early.
-        changed = True
-        if cmd.source is CommandSource.ADMIN:
-            changed = self._admin_wants.get(cmd.target) is not cmd.state
-            self._admin_wants[cmd.target] = cmd.state
-        elif cmd.source is CommandSource.ATN:
-            was = self._atn_wants.get(cmd.target)
-            changed = (
-                was is None or was[0] is not cmd.state or (was[1] is not None and was[1] <= now)
-            )
-            self._atn_wants[cmd.target] = (
-                cmd.state,
-                cmd.expires_at or now + timedelta(seconds=ATN_COMMAND_TTL_S),
-            )
-        if changed:
-            self._touch()
-        want = final.get(cmd.target, cmd.state)
-        if relay.commanded is want and relay.observed is want:
-            # Already so, by its last read-back (at most VERIFY_PERIOD_S old): no bus traffic
-            # for an order repeated as a keep-alive.
-            outcome, reason = CommandOutcome.CONFIRMED, None
-        else:
-            outcome, reason = await self._switch(cmd.target, want, now, on_behalf_of=cmd.source)
-        result = self.record_result(cmd, outcome, reason)
-        self.house.record_audit(
-            who, f"set_relay {cmd.state.value}", cmd.target, outcome.value, reason
-        )
-        return result, False
-
-    async def take_hold(self, operator: str, minutes: float) -> Step[ModeState]:
-        """Take or renew the admin hold. Like every change of boss, it waits for a relay
-        command in progress, so each command is carried out and reported under one boss."""
-        async with self._apply_lock:
-            return self._take_hold(operator, minutes)
-
-    def _take_hold(self, operator: str, minutes: float) -> Step[ModeState]:
-        now = self.clock.now()
-        step = self.step(
-            m.take_hold(self.state, operator, minutes * 60.0, now, self.settings), now, operator
-        )
-        self.house.record_audit(
-            operator, "take_hold", f"{minutes:g} min", _outcome(step), _why(step)
-        )
-        if step.ok and step.state.hold is not None:
-            if step.state.hold.taken_at == now:
-                # A fresh hold starts with no wishes: every actuator stays where it is until
-                # the installer moves it.
-                self._admin_wants.clear()
-                self._touch()
-            self.house.publish(EventKind.HOLD, _hold_msg(step.state.hold, step.state.mode))
-        self.wake()
-        return step
-
-    def keep_alive(self, operator: str) -> Step[ModeState]:
-        now = self.clock.now()
-        step = self.step(m.keep_hold_alive(self.state, operator, now, self.settings), now, operator)
-        if not step.ok:
-            self.house.record_audit(operator, "keep_alive_hold", None, "refused", _why(step))
-        elif step.state.hold is not None:
-            self.house.publish(
-                EventKind.HOLD, _hold_msg(step.state.hold, step.state.mode), remember=False
-            )
-        return step
-
-    async def release_hold(self, operator: str) -> Step[ModeState]:
-        async with self._apply_lock:
-            return self._release_hold(operator)
-
-    def _release_hold(self, operator: str) -> Step[ModeState]:
-        now = self.clock.now()
-        step = self.step(m.release_hold(self.state, operator, now, self.settings), now, operator)
-        self.house.record_audit(operator, "release_hold", None, _outcome(step), _why(step))
-        self.wake()
-        return step
-
-    async def set_mode(self, mode: Mode, operator: str) -> Step[ModeState]:
-        async with self._apply_lock:
-            return self._set_mode(mode, operator)
-
-    def _set_mode(self, mode: Mode, operator: str) -> Step[ModeState]:
-        now = self.clock.now()
-        step = self.step(m.set_mode(self.state, operator, mode, now, self.settings), now, operator)
-        self.house.record_audit(
-            operator, f"set_mode {mode.value}", None, _outcome(step), _why(step)
-        )
-        self.wake()
-        return step
-
     # -------------------------------------------------------------- snapshots
     def actuator_snapshots(self) -> tuple[ActuatorSnapshot, ...]:
         boss = m.boss(self.state, self.clock.now())
         return tuple(r.snapshot(boss) for r in self.relays.values())
-
-    def hold_msg(self) -> HoldState | None:
-        hold = self.state.hold
-        now = self.clock.now()
-        return (
-            _hold_msg(hold, self.state.mode) if hold is not None and not hold.expired(now) else None
-        )
 
     def snapshot(self, now: datetime) -> Snapshot:
         """The whole live state of the house (what the ATN and the consoles are sent)."""
@@ -628,19 +470,3 @@ class Controller:
             self._publish_actuator(relay)
         self.house.publish(EventKind.ACTUATOR, result)
         return result
-
-
-def _hold_msg(hold: Hold, mode: Mode) -> HoldState:
-    return HoldState(
-        operator=hold.operator, started_at=hold.taken_at, expires_at=hold.until, previous_mode=mode
-    )
-
-
-def _outcome(step: Step[ModeState]) -> str:
-    return "ok" if step.ok else "refused"
-
-
-def _why(step: Step[ModeState]) -> str | None:
-    if step.refusal is not None:
-        return step.refusal.reason
-    return "; ".join(step.notes)[:4000] or None
