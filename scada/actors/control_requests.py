@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from scada.actors.decisions import Decisions
 from scada.actors.house import HouseState
 from scada.actors.pass_schedule import Memo
-from scada.actors.relay_book import RelayBook
+from scada.actors.relay_book import ActuatorRecord, RelayBook
 from scada.clock import Clock
 from scada.control import ModeState, Step, authorize
 from scada.control import modes as m
@@ -50,14 +50,7 @@ class ControlRequests:
 
         def step(self, step: Step[ModeState], now: datetime, who: str) -> Step[ModeState]: ...
         def wake(self) -> None: ...
-        def record_result(
-            self,
-            cmd: ActuatorCommand,
-            outcome: CommandOutcome,
-            reason: str | None,
-            *,
-            interlock: str | None = None,
-        ) -> CommandResult: ...
+        def _publish_actuator(self, relay: ActuatorRecord) -> None: ...
         def _tick(self, now: datetime) -> Memo[None, ModeState] | None: ...
         def _touch(self) -> None: ...
         def _readings(self) -> dict[str, float | None]: ...
@@ -158,6 +151,31 @@ class ControlRequests:
             who, f"set_relay {cmd.state.value}", cmd.target, outcome.value, reason
         )
         return result, False
+
+    def record_result(
+        self,
+        cmd: ActuatorCommand,
+        outcome: CommandOutcome,
+        reason: str | None,
+        *,
+        interlock: str | None = None,
+    ) -> CommandResult:
+        """What became of ``cmd``: kept on its actuator's record and published to the consoles;
+        the caller sends it to whoever commanded."""
+        result = CommandResult(
+            command_id=cmd.id,
+            target=cmd.target,
+            outcome=outcome,
+            reason=reason,
+            at=self.clock.now(),
+            interlock=interlock,
+        )
+        relay = self.relays.get(cmd.target)
+        if relay is not None:
+            relay.last_result = result
+            self._publish_actuator(relay)
+        self.house.publish(EventKind.ACTUATOR, result)
+        return result
 
     async def take_hold(self, operator: str, minutes: float) -> Step[ModeState]:
         """Take or renew the admin hold. Like every change of boss, it waits for a relay

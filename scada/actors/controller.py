@@ -42,7 +42,6 @@ from scada.control import (
 from scada.control import modes as m
 from scada.control.inputs import control_channels
 from scada.link.base import Uplink
-from scada.protocol.commands import ActuatorCommand, CommandResult
 from scada.protocol.control import (
     HoldEnded,
     ModeChanged,
@@ -447,26 +446,3 @@ class Controller(ControlRequests):
             relay.snapshot(m.boss(self.state, self.clock.now())),
             remember=False,
         )
-
-    def record_result(
-        self,
-        cmd: ActuatorCommand,
-        outcome: CommandOutcome,
-        reason: str | None,
-        *,
-        interlock: str | None = None,
-    ) -> CommandResult:
-        result = CommandResult(
-            command_id=cmd.id,
-            target=cmd.target,
-            outcome=outcome,
-            reason=reason,
-            at=self.clock.now(),
-            interlock=interlock,
-        )
-        relay = self.relays.get(cmd.target)
-        if relay is not None:
-            relay.last_result = result
-            self._publish_actuator(relay)
-        self.house.publish(EventKind.ACTUATOR, result)
-        return result
