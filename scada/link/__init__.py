@@ -2,7 +2,8 @@
 
 from scada.link.base import Uplink, UplinkHandler
 from scada.link.inprocess import InProcessLink, LinkEnd
-from scada.link.mqtt import QOS1_TYPES, MqttLink
+from scada.link.mqtt import MqttLink
+from scada.link.mqtt_outbound import QOS1_TYPES
 from scada.link.mqtt_settings import MqttSettings
 from scada.link.mqtt_types import LinkStats, Publication
 

@@ -20,16 +20,18 @@ after one, given up after the next).
 first outcome, ``up`` once connected *and* subscribed, ``down`` otherwise, with
 :attr:`~MqttLink.detail` saying why: ``Not authorized``, ``connection refused``, a TLS error).
 Whether the ATN is alive is the controller's business (its heartbeats), kept apart (defect 9).
-:meth:`~MqttLink.add_state_listener` reports every change on the loop, promptly.
+:meth:`~MqttLink.add_state_listener` reports every change on the loop, promptly
+(:mod:`scada.link.mqtt_state` keeps the state and words it).
 
 **Topics and QoS.** The link publishes to ``gw/<me>/to/<peer>/<type>`` and subscribes to
 ``gw/<peer>/to/<me>/#`` (at QoS 1, again on every reconnect). Statuses, aggregate reports,
 problem events, command results, contract heartbeats, commands, acks and snapshot requests
-go at QoS 1 (:data:`QOS1_TYPES`); power, readings and snapshots at QoS 0. Nothing the link
-sends is retained except its presence: a retained :class:`~scada.protocol.OnlineStatus`
-``online`` on every connect, and the same topic's ``offline`` as MQTT last will and on a clean
-close; both carry the link's ``boot_id``, so a peer tells a restart from a reconnect (the
-will's ``at`` is when the link started: MQTT cannot know when a client dies).
+go at QoS 1 (:data:`~scada.link.mqtt_outbound.QOS1_TYPES`); power, readings and snapshots at
+QoS 0. Nothing the link sends is retained except its presence: a retained
+:class:`~scada.protocol.OnlineStatus` ``online`` on every connect, and the same topic's
+``offline`` as MQTT last will and on a clean close; both carry the link's ``boot_id``, so a
+peer tells a restart from a reconnect (the will's ``at`` is when the link started: MQTT cannot
+know when a client dies).
 Delivery beyond the broker is the store's business: QoS 1 only reaches the broker, the ATN's
 application-level :class:`~scada.protocol.Ack` is what empties the outbox.
 :meth:`~MqttLink.publish` / :meth:`~MqttLink.publish_encoded` return a
@@ -51,11 +53,9 @@ the link would vanish without an answer, defect 30). The link only counts them
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
-from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import Final
 
 import paho.mqtt.client as mqtt
@@ -65,9 +65,10 @@ from scada.link.base import UplinkHandler
 from scada.link.mqtt_callbacks import Callbacks, Inbox, LoopSide
 from scada.link.mqtt_client import make_client, start_network_thread
 from scada.link.mqtt_inbound import Answer, InboundCheck, Refusal
-from scada.link.mqtt_outbound import Publisher
+from scada.link.mqtt_outbound import QOS1_TYPES, Publisher
 from scada.link.mqtt_settings import MqttSettings
-from scada.link.mqtt_types import Backoff, LinkStats, Publication, Session
+from scada.link.mqtt_state import BrokerState, StateListener
+from scada.link.mqtt_types import Backoff, LinkCounts, LinkStats, Publication, Session
 from scada.protocol import encode
 from scada.protocol.base import WireMessage, new_id
 from scada.protocol.commands import ActuatorCommand
@@ -77,29 +78,12 @@ from scada.protocol.uplink import OnlineStatus
 
 log = logging.getLogger(__name__)
 
-QOS1_TYPES: Final = frozenset(
-    {
-        "status",
-        "aggregate",
-        "problem",
-        "command",
-        "command.result",
-        "contract.heartbeat",
-        "ack",
-        "snapshot.request",
-        "online",
-    }
-)
-"""Message types published at QoS 1; every other type (power, readings, snapshots) at QoS 0."""
-
 PRESENCE_TYPE: Final = "online"
 INBOUND_LIMIT: Final = 10_000
 """Messages handed from paho's thread and not yet taken by :meth:`MqttLink.run`; beyond it
 incoming messages are dropped and counted (``dropped['inbound_full']``)."""
 WATCHDOG_S: Final = 5.0
 """How often the loop checks that paho's network thread is still there."""
-
-StateListener = Callable[[LinkState, str | None], None]
 
 
 class MqttLink:
@@ -110,7 +94,8 @@ class MqttLink:
         me: this end's alias (topics ``gw/<me>/to/<peer>/...`` out).
         peer: the other end's alias (topics ``gw/<peer>/to/<me>/...`` in).
         clock: time for message stamps (presence, refusals, expiry checks).
-        qos1_types: message types sent at QoS 1 (:data:`QOS1_TYPES`).
+        qos1_types: message types sent at QoS 1
+            (:data:`~scada.link.mqtt_outbound.QOS1_TYPES`).
         boot_id: carried by the presence messages; fresh by default. Settable until
             :meth:`start` (the runtime hands over its own).
         presence: publish the retained online/offline presence and last will.
@@ -143,10 +128,7 @@ class MqttLink:
         self.subscription = topic_filter(dst=me, src=peer)
         self._presence_topic = topic(me, peer, PRESENCE_TYPE)
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        self._state = LinkState.NOT_CONFIGURED
-        self._detail: str | None = None
-        self._listeners: list[StateListener] = []
-        self._changed = asyncio.Event()
+        self._broker = BrokerState()
         self._session: Session | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbox = Inbox(inbound_limit)
@@ -155,63 +137,38 @@ class MqttLink:
         self._logged: set[str] = set()
         self.peer_presence: OnlineStatus | None = None
         """The peer's latest presence message (retained ones included)."""
-        self._broker_acked = 0
-        self._received = 0
-        self._malformed: Counter[str] = Counter()
-        self._connects = 0
-        self._disconnects = 0
-        self._connect_failures = 0
-        self._handler_errors = 0
-        self._expired = 0
-        self._answered = 0
-        self._thread_restarts = 0
+        self._counts = LinkCounts()
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ================================================================ public API
     @property
     def broker_state(self) -> LinkState:
-        return self._state
+        return self._broker.state
 
     @property
     def detail(self) -> str | None:
         """Why the broker state is what it is, for a person (``None`` while up)."""
-        return self._detail
+        return self._broker.detail
 
     def stats(self) -> LinkStats:
         inbound_dropped = self._inbox.dropped
         dropped = dict(self._out.dropped)
         if inbound_dropped:
             dropped["inbound_full"] = inbound_dropped
-        return LinkStats(
-            state=self._state,
-            detail=self._detail,
-            published=self._out.published,
-            broker_acked=self._broker_acked,
-            received=self._received,
-            malformed=dict(self._malformed),
-            dropped=dropped,
-            connects=self._connects,
-            disconnects=self._disconnects,
-            connect_failures=self._connect_failures,
-            handler_errors=self._handler_errors,
-            expired_commands=self._expired,
-            answered=self._answered,
-            thread_restarts=self._thread_restarts,
+        return self._counts.report(
+            self._broker.state, self._broker.detail, self._out.published, dropped
         )
 
     def add_state_listener(self, listener: StateListener) -> None:
         """Call ``listener(state, detail)`` on the event loop at every broker state change."""
-        self._listeners.append(listener)
+        self._broker.add_listener(listener)
 
     def remove_state_listener(self, listener: StateListener) -> None:
-        with contextlib.suppress(ValueError):
-            self._listeners.remove(listener)
+        self._broker.remove_listener(listener)
 
     async def wait_for_state(self, state: LinkState) -> None:
         """Return once :attr:`broker_state` is ``state`` (bound it with ``asyncio.timeout``)."""
-        while self._state is not state:
-            self._changed.clear()
-            await self._changed.wait()
+        await self._broker.wait_for(state)
 
     def start(self) -> bool:
         """Start connecting in the background (needs a running event loop); returns at once.
@@ -228,13 +185,13 @@ class MqttLink:
         )
         self._session = sess
         self._logged.discard("connect")
-        self._set_state(LinkState.CONNECTING, f"connecting to {self.settings.display_url}")
+        self._broker.set(LinkState.CONNECTING, f"connecting to {self.settings.display_url}")
         try:
             client = self._make_client(sess)
         except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
             why = f"cannot set up the MQTT client: {e}"
             log.error("%s", why)  # noqa: TRY400 - the reason is the message; no traceback
-            self._set_state(LinkState.DOWN, why)
+            self._broker.set(LinkState.DOWN, why)
             return True
         sess.client = client
         log.info(
@@ -262,7 +219,7 @@ class MqttLink:
             sess.watchdog.cancel()
         client = sess.client
         if client is not None:
-            if self.presence and self._state is LinkState.UP:
+            if self.presence and self._broker.state is LinkState.UP:
                 self._out.publish(
                     client,
                     self._presence_topic,
@@ -277,7 +234,7 @@ class MqttLink:
             sess.client = None
         sess.fail_all()
         self._inbox.clear()  # what nobody took: gone with the session
-        self._set_state(LinkState.DOWN, "closed")
+        self._broker.set(LinkState.DOWN, "closed")
         log.info("MQTT link %s -> %s closed", self.me, self.peer)
 
     async def __aenter__(self) -> MqttLink:
@@ -303,11 +260,11 @@ class MqttLink:
                 msg = self._accept(topic_, payload, retain=retain)
                 if msg is None:
                     continue
-                self._received += 1
+                self._counts.received += 1
                 try:
                     await handler(msg)
                 except Exception:
-                    self._handler_errors += 1
+                    self._counts.handler_errors += 1
                     log.exception("the uplink handler failed on %s from %s", msg.type, self.peer)
         finally:
             if opened:
@@ -342,7 +299,7 @@ class MqttLink:
     def _send_message(
         self, message: WireMessage
     ) -> tuple[Session, mqtt.MQTTMessageInfo, int, str] | None:
-        if self._state is not LinkState.UP:  # before encoding: nothing to do while down
+        if self._broker.state is not LinkState.UP:  # before encoding: nothing to do while down
             self._out.dropped["not_connected"] += 1
             return None
         encoded = self._out.encode(message)
@@ -353,7 +310,7 @@ class MqttLink:
     ) -> tuple[Session, mqtt.MQTTMessageInfo, int, str] | None:
         sess = self._session
         client = sess.client if sess is not None else None
-        if sess is None or client is None or self._state is not LinkState.UP:
+        if sess is None or client is None or self._broker.state is not LinkState.UP:
             self._out.dropped["not_connected"] += 1
             return None
         qos = self._out.qos(message_type)
@@ -388,11 +345,12 @@ class MqttLink:
         if isinstance(msg, OnlineStatus):
             self.peer_presence = msg
         if isinstance(msg, ActuatorCommand) and msg.expired(self.clock.now()):
-            self._expired += 1  # delivered all the same: the controller answers with the reason
+            # delivered all the same: the controller answers with the reason
+            self._counts.expired_commands += 1
         return msg
 
     def _refuse(self, kind: str, text: str) -> None:
-        self._malformed[kind] += 1
+        self._counts.malformed[kind] += 1
         self._log_once(
             f"in:{kind}",
             "ignored an incoming message (%s): %s; more of this kind are only counted",
@@ -407,7 +365,7 @@ class MqttLink:
             return
         result = encode(answer.result(self.clock.now()))
         if self._out.publish(sess.client, answer.topic, result, qos=1, retain=False) is not None:
-            self._answered += 1
+            self._counts.answered += 1
 
     # ================================================================ client set-up
     def _make_client(self, sess: Session) -> mqtt.Client:
@@ -437,14 +395,14 @@ class MqttLink:
     def _loop_refused(self, sess: Session, why: str) -> None:
         if sess is not self._session:
             return
-        self._connect_failures += 1
-        self._set_state(LinkState.DOWN, f"the broker refused the connection: {why}")
+        self._counts.connect_failures += 1
+        self._broker.refused(why)
         self._log_once("connect", "MQTT broker %s refused us: %s", self.settings.display_url, why)
 
     def _loop_connected(self, sess: Session) -> None:
         if sess is not self._session:
             return
-        self._connects += 1
+        self._counts.connects += 1
         self._logged.discard("connect")
         if self.presence and sess.client is not None:
             self._out.publish(
@@ -466,14 +424,14 @@ class MqttLink:
                 self.peer,
             )
         log.info("MQTT link %s -> %s up on %s", self.me, self.peer, self.settings.display_url)
-        self._set_state(LinkState.UP, f"subscription refused: {refused}" if refused else None)
+        self._broker.subscribed(refused)
 
     def _loop_disconnected(self, sess: Session, why: str, delay: int, was_connected: bool) -> None:
         if sess is not self._session:
             return
         sess.connection_lost()
         if was_connected:
-            self._disconnects += 1
+            self._counts.disconnects += 1
             log.warning(
                 "MQTT link %s -> %s lost the broker (%s); reconnecting in %d s",
                 self.me,
@@ -481,27 +439,19 @@ class MqttLink:
                 why,
                 delay,
             )
-            self._set_state(LinkState.DOWN, f"connection lost: {why}; retrying in {delay} s")
-        elif self._state is not LinkState.DOWN:
-            self._set_state(LinkState.DOWN, f"{why}; retrying in {delay} s")
-        else:  # keep the broker's reason (e.g. Not authorized), note the retry
-            base = (self._detail or why).split("; retrying in")[0]
-            self._set_state(LinkState.DOWN, f"{base}; retrying in {delay} s")
+        self._broker.lost(why, delay, was_connected=was_connected)
 
     def _loop_connect_failed(self, sess: Session, why: str, delay: int) -> None:
         if sess is not self._session:
             return
-        self._connect_failures += 1
+        self._counts.connect_failures += 1
         self._log_once(
             "connect",
             "cannot reach MQTT broker %s: %s (retrying with back-off)",
             self.settings.display_url,
             why,
         )
-        self._set_state(
-            LinkState.DOWN,
-            f"cannot reach {self.settings.display_url}: {why}; retrying in {delay} s",
-        )
+        self._broker.unreachable(self.settings.display_url, why, delay)
 
     def _loop_inbound(
         self, sess: Session, topic_: str | None, payload: bytes, retain: bool
@@ -513,7 +463,7 @@ class MqttLink:
 
     def _loop_published(self, sess: Session, mid: int, ok: bool) -> None:
         if ok:
-            self._broker_acked += 1
+            self._counts.broker_acked += 1
         sess.settle(mid, ok)
 
     def _watchdog(self, sess: Session) -> None:
@@ -521,7 +471,7 @@ class MqttLink:
             return
         assert self._loop is not None
         if sess.thread is not None and not sess.thread.is_alive():
-            self._thread_restarts += 1
+            self._counts.thread_restarts += 1
             log.error("the MQTT network thread of %s stopped; starting a fresh client", self.me)
             task = self._loop.create_task(self._renew(sess), name=f"mqtt-renew:{self.me}")
             self._tasks.add(task)
@@ -533,19 +483,6 @@ class MqttLink:
         if sess is self._session:
             await self.close()
             self.start()
-
-    def _set_state(self, state: LinkState, detail: str | None) -> None:
-        changed = state is not self._state
-        self._state = state
-        self._detail = detail
-        self._changed.set()
-        if not changed:
-            return
-        for listener in list(self._listeners):
-            try:
-                listener(state, detail)
-            except Exception:
-                log.exception("a link state listener failed")
 
     def _log_once(self, key: str, fmt: str, *args: object) -> None:
         if key in self._logged:

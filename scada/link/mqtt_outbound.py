@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import Final
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
@@ -19,6 +20,21 @@ from paho.mqtt.enums import MQTTErrorCode
 from scada.protocol import ProtocolError, encode
 from scada.protocol.base import WireMessage
 from scada.protocol.topics import topic
+
+QOS1_TYPES: Final = frozenset(
+    {
+        "status",
+        "aggregate",
+        "problem",
+        "command",
+        "command.result",
+        "contract.heartbeat",
+        "ack",
+        "snapshot.request",
+        "online",
+    }
+)
+"""Message types published at QoS 1; every other type (power, readings, snapshots) at QoS 0."""
 
 LogOnce = Callable[..., None]
 """``log_once(key, fmt, *args)``: a warning the first time for ``key``, debug afterwards."""

@@ -1,7 +1,8 @@
 """The MQTT link's data: what it reports and what it keeps for each paho client it runs.
 
 :class:`LinkStats` and :class:`Publication` are what callers of
-:class:`~scada.link.mqtt.MqttLink` get back. :class:`Session` (with its :class:`Backoff`) is
+:class:`~scada.link.mqtt.MqttLink` get back; :class:`LinkCounts` are the counters behind the
+stats. :class:`Session` (with its :class:`Backoff`) is
 shared by the link, on the asyncio loop, and paho's callbacks, in paho's network thread
 (:mod:`scada.link.mqtt_callbacks`); its docstring says which side may touch what.
 """
@@ -12,6 +13,7 @@ import asyncio
 import math
 import random
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
@@ -74,6 +76,44 @@ class LinkStats:
     answered: int
     """Refusals the link itself answered (commands for another SCADA or from a stranger)."""
     thread_restarts: int
+
+
+@dataclass(slots=True)
+class LinkCounts:
+    """A link's running counters (what each counts: :class:`LinkStats`); on the event loop
+    only."""
+
+    broker_acked: int = 0
+    received: int = 0
+    malformed: Counter[str] = field(default_factory=Counter)
+    connects: int = 0
+    disconnects: int = 0
+    connect_failures: int = 0
+    handler_errors: int = 0
+    expired_commands: int = 0
+    answered: int = 0
+    thread_restarts: int = 0
+
+    def report(
+        self, state: LinkState, detail: str | None, published: int, dropped: dict[str, int]
+    ) -> LinkStats:
+        """The stats now, with what the link's other parts count."""
+        return LinkStats(
+            state=state,
+            detail=detail,
+            published=published,
+            broker_acked=self.broker_acked,
+            received=self.received,
+            malformed=dict(self.malformed),
+            dropped=dropped,
+            connects=self.connects,
+            disconnects=self.disconnects,
+            connect_failures=self.connect_failures,
+            handler_errors=self.handler_errors,
+            expired_commands=self.expired_commands,
+            answered=self.answered,
+            thread_restarts=self.thread_restarts,
+        )
 
 
 @dataclass(slots=True)
