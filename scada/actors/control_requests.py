@@ -181,25 +181,22 @@ class ControlRequests:
         """Take or renew the admin hold. Like every change of boss, it waits for a relay
         command in progress, so each command is carried out and reported under one boss."""
         async with self._apply_lock:
-            return self._take_hold(operator, minutes)
-
-    def _take_hold(self, operator: str, minutes: float) -> Step[ModeState]:
-        now = self.clock.now()
-        step = self.step(
-            m.take_hold(self.state, operator, minutes * 60.0, now, self.settings), now, operator
-        )
-        self.house.record_audit(
-            operator, "take_hold", f"{minutes:g} min", _outcome(step), _why(step)
-        )
-        if step.ok and step.state.hold is not None:
-            if step.state.hold.taken_at == now:
-                # A fresh hold starts with no wishes: every actuator stays where it is until
-                # the installer moves it.
-                self._admin_wants.clear()
-                self._touch()
-            self.house.publish(EventKind.HOLD, _hold_msg(step.state.hold, step.state.mode))
-        self.wake()
-        return step
+            now = self.clock.now()
+            step = self.step(
+                m.take_hold(self.state, operator, minutes * 60.0, now, self.settings), now, operator
+            )
+            self.house.record_audit(
+                operator, "take_hold", f"{minutes:g} min", _outcome(step), _why(step)
+            )
+            if step.ok and step.state.hold is not None:
+                if step.state.hold.taken_at == now:
+                    # A fresh hold starts with no wishes: every actuator stays where it is
+                    # until the installer moves it.
+                    self._admin_wants.clear()
+                    self._touch()
+                self.house.publish(EventKind.HOLD, _hold_msg(step.state.hold, step.state.mode))
+            self.wake()
+            return step
 
     def keep_alive(self, operator: str) -> Step[ModeState]:
         now = self.clock.now()
@@ -214,27 +211,25 @@ class ControlRequests:
 
     async def release_hold(self, operator: str) -> Step[ModeState]:
         async with self._apply_lock:
-            return self._release_hold(operator)
-
-    def _release_hold(self, operator: str) -> Step[ModeState]:
-        now = self.clock.now()
-        step = self.step(m.release_hold(self.state, operator, now, self.settings), now, operator)
-        self.house.record_audit(operator, "release_hold", None, _outcome(step), _why(step))
-        self.wake()
-        return step
+            now = self.clock.now()
+            step = self.step(
+                m.release_hold(self.state, operator, now, self.settings), now, operator
+            )
+            self.house.record_audit(operator, "release_hold", None, _outcome(step), _why(step))
+            self.wake()
+            return step
 
     async def set_mode(self, mode: Mode, operator: str) -> Step[ModeState]:
         async with self._apply_lock:
-            return self._set_mode(mode, operator)
-
-    def _set_mode(self, mode: Mode, operator: str) -> Step[ModeState]:
-        now = self.clock.now()
-        step = self.step(m.set_mode(self.state, operator, mode, now, self.settings), now, operator)
-        self.house.record_audit(
-            operator, f"set_mode {mode.value}", None, _outcome(step), _why(step)
-        )
-        self.wake()
-        return step
+            now = self.clock.now()
+            step = self.step(
+                m.set_mode(self.state, operator, mode, now, self.settings), now, operator
+            )
+            self.house.record_audit(
+                operator, f"set_mode {mode.value}", None, _outcome(step), _why(step)
+            )
+            self.wake()
+            return step
 
     def hold_msg(self) -> HoldState | None:
         hold = self.state.hold
