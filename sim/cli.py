@@ -77,7 +77,10 @@ def soak(
 def walkthrough(  # noqa: PLR0917 - typer hands every option over by position
     name: Annotated[
         str | None,
-        typer.Argument(help="The walkthrough to run (sim walkthrough --list shows them)."),
+        typer.Argument(
+            help="The walkthrough to run (sim walkthrough --list shows them), or the path of "
+            "a walkthrough file of your own (.toml or .json)."
+        ),
     ] = None,
     house: Annotated[
         str | None, typer.Option("--house", help="Run it on this house instead of its own.")

@@ -87,11 +87,15 @@ def available(directory: Path | None = None) -> list[str]:
 
 
 def find_walkthrough(name: str, directory: Path | None = None) -> Path:
-    """The file of walkthrough ``name``.
+    """The file of walkthrough ``name``: one of the walkthroughs in ``directory`` (default
+    :func:`walkthroughs_dir`) by name, or, when ``name`` ends in ``.toml`` or ``.json`` or holds
+    a ``/``, a file of one's own at that path (checked when loaded, like any other).
 
     Raises:
         UnknownWalkthroughError: listing the available names.
     """
+    if "/" in name or name.endswith(SUFFIXES):
+        return Path(name).expanduser()
     folder = walkthroughs_dir() if directory is None else directory
     for suffix in SUFFIXES:
         path = folder / f"{name}{suffix}"

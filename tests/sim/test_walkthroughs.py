@@ -462,6 +462,28 @@ def test_a_failing_check_fails_the_command(tmp_path: Path, monkeypatch: pytest.M
     assert "mode local -> remote" in text  # narrated
 
 
+def test_a_walkthrough_file_of_ones_own_runs_by_its_path(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text(
+        'description = "Ten quiet minutes."\n'
+        "start = 2024-01-10T06:00:00\n"
+        'duration = "10m"\n'
+        "[fidelity]\nsensor_period_floor_s = 30\npulses_per_gallon_max = 2\n"
+        '[[expect]]\ncheck = "problem"\nkind = "actor_restarted"\nseen = false\n'
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert walk_console.main(str(mine), out=out, err=err) == 0, err.getvalue()
+    assert f"walkthrough {mine}: Ten quiet minutes." in out.getvalue()
+    assert "1/1 checks passed; 10m of dw1.isone.nh.orange.1 simulated" in out.getvalue()
+    res = CliRunner().invoke(app, ["walkthrough", str(tmp_path / "absent.toml")])
+    assert res.exit_code == 2
+    assert f"{tmp_path / 'absent.toml'}: cannot read the file: No such file" in res.output
+    (tmp_path / "broken.json").write_text('{"duration": "10q"}')
+    res = CliRunner().invoke(app, ["walkthrough", str(tmp_path / "broken.json")])
+    assert res.exit_code == 2
+    assert "broken.json: duration: '10q' is not a duration like '90s'" in res.output
+
+
 def test_shipped_files_load_and_fit_their_houses() -> None:
     for name in SHIPPED:
         path = find_walkthrough(name)
