@@ -13,7 +13,14 @@ from pathlib import Path
 
 from scada.api.server import ApiServerError
 from scada.clock import Clock, LoopClock, SystemClock, VirtualTimeLoop, anchored_clock
-from scada.drivers.buses import Buses, Emulation, NoEmulatorError, SystemBuses, emulation
+from scada.drivers.buses import (
+    Buses,
+    Emulation,
+    EmulationError,
+    NoEmulatorError,
+    SystemBuses,
+    emulation,
+)
 from scada.drivers.factory import DriverFamily, DriversUnavailableError, build_devices
 from scada.layout import Layout, LayoutError, load_layout
 from scada.layout.houses import find_house, list_houses
@@ -144,12 +151,8 @@ def _emulation(
         )
     except NoEmulatorError as e:
         raise ServeError(str(e)) from None
-    except ValueError as e:
-        if opts.sim_faults is None:
-            raise
-        # The provider refuses a plan it cannot read or that names what the house lacks; its
-        # message names the file.
-        raise ServeError(f"--sim-faults: {e}") from None
+    except EmulationError as e:
+        raise ServeError(f"{e.option or f'cannot simulate {layout.house.alias}'}: {e}") from None
 
 
 def _build(

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from scada.clock import RANK_WORLD, TIMER_RANK, Clock
+from scada.drivers.buses import EmulationError
 from scada.layout import Channel, Layout, MakeModel, Quantity, Thermistor
 from scada.layout.model import I2cBus, ModbusRtuBus, ModbusTcpBus
 from scada.link.base import Uplink
@@ -39,7 +40,7 @@ from sim.buses.i2c import EmulatedAds1115
 from sim.buses.machine import EmulatedBuses
 from sim.buses.modbus import EmulatedModbusRtu, EmulatedModbusTcp
 from sim.buses.thermistor import divider_volts
-from sim.house.errors import ProfileError
+from sim.house.errors import HouseModelError, ProfileError
 from sim.house.profiles import Profile, load_prices
 from sim.physics_source import PhysicsSource
 from sim.soak.inject import check_targets, inject
@@ -273,14 +274,16 @@ class SimEmulation:
 
 
 def _prices(layout: Layout) -> Profile | None:
+    """The house's price profile for the simulated ATN; ``None`` without simulation settings.
+
+    Raises:
+        ProfileError: the profile is missing or wrong (never quietly replaced: an ATN on other
+            prices would dispatch another house).
+    """
     sim = layout.simulation
     if sim is None:
         return None
-    try:
-        return load_prices(sim.price_profile, tz=layout.house.time_zone)
-    except ProfileError as e:
-        log.warning("no price profile for the simulated ATN: %s", e)
-        return None
+    return load_prices(sim.price_profile, tz=layout.house.time_zone)
 
 
 #: Messages per direction the in-process ATN keeps where nobody reads its log (``scada serve
@@ -294,13 +297,20 @@ def provide(
     """The ``gwscada.buses`` entry point; ``faults``: a fault plan file (:mod:`sim.soak.plan`).
 
     Raises:
-        PlanError: the plan file cannot be read, or names a meter or probe the house lacks.
+        EmulationError: the plan file cannot be read, or names a meter or probe the house
+            lacks (``option`` ``--sim-faults``); the house's weather or price profile, or its
+            simulation settings, are missing or wrong.
     """
-    plan = load_faults(faults) if faults is not None else []
+    try:
+        plan = load_faults(faults) if faults is not None else []
+    except PlanError as e:
+        raise EmulationError(str(e), option="--sim-faults") from None
     try:
         emu = SimEmulation(layout, workdir, clock, atn=atn, faults=plan)
     except PlanError as e:
-        raise PlanError(f"{faults}: {e}") from None
+        raise EmulationError(f"{faults}: {e}", option="--sim-faults") from None
+    except (ProfileError, HouseModelError) as e:
+        raise EmulationError(str(e)) from None
     if emu.atn is not None:
         # Under `scada serve` nobody reads the simulated ATN's log, and its default (kept
         # for tests) holds thousands of whole statuses: tens of MB on a Pi after a day of

@@ -150,6 +150,16 @@ class NoEmulatorError(Exception):
     """No package provides emulated buses (the ``sim`` package is not installed)."""
 
 
+class EmulationError(ValueError):
+    """The provider cannot simulate the house as asked. The message names the file at fault;
+    ``option`` names the command-line option that gave it ("" when it is the house's own: a
+    weather or price profile, its simulation settings)."""
+
+    def __init__(self, message: str, *, option: str = "") -> None:
+        super().__init__(message)
+        self.option = option
+
+
 def emulation(
     layout: Layout,
     workdir: Path,

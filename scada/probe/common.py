@@ -15,7 +15,7 @@ from pathlib import Path
 from scada.api.paths import socket_candidates
 from scada.clock import Clock, SystemClock
 from scada.drivers.base import RelayBoard, SensorDevice
-from scada.drivers.buses import Buses, NoEmulatorError, SystemBuses, emulation
+from scada.drivers.buses import Buses, EmulationError, NoEmulatorError, SystemBuses, emulation
 from scada.drivers.errors import (
     BusMissingError,
     DeviceGarbageError,
@@ -78,7 +78,7 @@ async def machine(layout: Layout, *, sim: bool, clock: Clock | None = None) -> A
     with tempfile.TemporaryDirectory(prefix="scada-probe-") as workdir:
         try:
             emu = emulation(layout, Path(workdir), clock or SystemClock(), atn=False)
-        except NoEmulatorError as e:
+        except (NoEmulatorError, EmulationError) as e:
             raise ProbeError(str(e)) from None
         await emu.start()
         try:

@@ -30,7 +30,7 @@ class ProfileProblem:
         return f"{where}: {self.what}"
 
 
-class ProfileError(Exception):
+class ProfileError(ValueError):
     """A profile could not be loaded; ``problems`` lists what was found, in file order."""
 
     def __init__(self, problems: Iterable[ProfileProblem]) -> None:
@@ -38,7 +38,7 @@ class ProfileError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-class HouseModelError(Exception):
+class HouseModelError(ValueError):
     """A layout that loads but cannot be turned into physics (``path`` is its JSON path)."""
 
     def __init__(self, file: str, path: str, what: str) -> None:

@@ -5,7 +5,9 @@ floor on the sensors' sample periods and the cap on flow-meter pulses per gallon
 drivers, the emulators and the runtime alike, so none of them sees a finer house than the others.
 The ``[initial]`` temperatures go into the file's ``simulation`` section for the same reason.
 Whatever goes wrong is raised as a :class:`~sim.walkthroughs.load.WalkthroughError` that names the
-walkthrough's file, as that is where its author has to look.
+walkthrough's file (its ``[initial]`` or ``[fidelity]`` may be the cause) and then the house file
+and the place in it, or the weather or price profile and its line: the physics and both profiles
+are loaded here, so a run never starts on a house it cannot simulate.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from scada.layout.errors import LayoutProblem
 from scada.layout.houses import find_house
 from scada.layout.load import parse_layout
 from sim.fidelity import Coarser
+from sim.house.errors import HouseModelError, ProfileError
+from sim.house.model import HouseModel
+from sim.house.profiles import load_prices
 from sim.walkthroughs.load import WalkthroughError
 from sim.walkthroughs.spec import Fidelity, Initial
 
@@ -34,24 +39,43 @@ def house_layout(
     """The layout of house ``alias`` at the walkthrough's fidelity, starting from ``initial``.
 
     Raises:
-        WalkthroughError: no such house, or its file does not load.
+        WalkthroughError: no such house, its file does not load, or it cannot be simulated
+            (its simulation settings, weather or price profile).
     """
+    where = "--house" if override is not None else "house"
+    path: Path | None = None
     try:
         path = find_house(alias)
         doc = json.loads(path.read_bytes())
         Coarser(fidelity.sensor_period_floor_s, fidelity.pulses_per_gallon_max).apply(doc)
         if initial is not None:
             _initial(doc, initial)
-        return parse_layout(json.dumps(doc), str(path))
+        layout = parse_layout(json.dumps(doc), str(path))
+        HouseModel.from_layout(layout, file=str(path))
+        if layout.simulation is not None:
+            load_prices(layout.simulation.price_profile, tz=layout.house.time_zone)
     except LayoutError as e:
-        where = "--house" if override is not None else "house"
         raise WalkthroughError(
-            [LayoutProblem(file, where, p.what, p.suggestion) for p in e.problems]
+            [
+                LayoutProblem(file, where, p.what if path is None else _in_house(p), p.suggestion)
+                for p in e.problems
+            ]
+        ) from None
+    except (HouseModelError, ProfileError) as e:
+        raise WalkthroughError(
+            [LayoutProblem(file, where, line) for line in str(e).splitlines()]
         ) from None
     except (OSError, ValueError) as e:
         raise WalkthroughError(
-            [LayoutProblem(file, "house", f"cannot read house '{alias}': {e}")]
+            [LayoutProblem(file, where, f"cannot read house '{alias}': {e}")]
         ) from None
+    return layout
+
+
+def _in_house(problem: LayoutProblem) -> str:
+    """What is wrong, and where in the house file: ``dw1.json: simulation.tank_volume_l: ...``."""
+    place = f"{problem.path}: " if problem.path else ""
+    return f"{Path(problem.file).name}: {place}{problem.what}"
 
 
 def _initial(doc: dict[str, object], initial: Initial) -> None:

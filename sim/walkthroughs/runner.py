@@ -231,26 +231,15 @@ class _Run:
     async def go(self, started: float) -> WalkReport:
         workdir = self.opts.workdir or scratch_dir()
         own_dir = self.opts.workdir is None
-        clock = LoopClock(self.start)
-        self.clock = clock
-        emu = SimEmulation(
-            self.layout,
-            workdir,
-            clock,
-            atn=self.wt.atn,
-            physics_period_s=self.wt.fidelity.physics_step_s,
-        )
-        self.emu = emu
-        if emu.atn is not None:
-            # The recorder hears every status as it comes; kept whole, a month of messages
-            # would make the process's heap, and every collection of it, several times larger.
-            emu.atn.log.keep = UNREAD_ATN_LOG_KEEP
-        assert isinstance(emu.source, PhysicsSource)
-        self.physics = emu.source
-        self.weather = Weather(emu.source.model)
+        self.clock = LoopClock(self.start)
+        try:
+            emu, store = self._build(workdir)
+        except BaseException:
+            if own_dir:  # nothing was started yet; only the folder is left to remove
+                shutil.rmtree(workdir, ignore_errors=True)
+            raise
         error: str | None = None
         stopped: timedelta | None = None
-        store = Store.open(store_path(workdir), clock)
         release_signals = catch_stop_signals(self.halt, enabled=self.opts.stop_signals)
         try:
             await emu.start()
@@ -300,6 +289,25 @@ class _Run:
             error=error,
             stopped=stopped,
         )
+
+    def _build(self, workdir: Path) -> tuple[SimEmulation, Store]:
+        """The emulated house (kept as ``emu``, ``physics``, ``weather``) and the store, in
+        ``workdir``; neither started."""
+        emu = self.emu = SimEmulation(
+            self.layout,
+            workdir,
+            self.clock,
+            atn=self.wt.atn,
+            physics_period_s=self.wt.fidelity.physics_step_s,
+        )
+        if emu.atn is not None:
+            # The recorder hears every status as it comes; kept whole, a month of messages
+            # would make the process's heap, and every collection of it, several times larger.
+            emu.atn.log.keep = UNREAD_ATN_LOG_KEEP
+        assert isinstance(emu.source, PhysicsSource)
+        self.physics = emu.source
+        self.weather = Weather(emu.source.model)
+        return emu, Store.open(store_path(workdir), self.clock)
 
     def _runtime(self, store: Store) -> Runtime:
         """The runtime on the started emulation, and the recorder of what it does."""
