@@ -74,7 +74,11 @@ def describe(check: Check) -> str:
         where = check.zone or "every zone"
         return f"{where} air {_limits(check.min_c, check.max_c)}{window}"
     if isinstance(check, TankTemp):
-        return f"tank {_limits(check.min_c, check.max_c)}{window}"
+        said = [f"top {_limits(check.min_c, None)}"] if check.min_c is not None else []
+        said += [f"hottest layer {_limits(None, check.max_c)}"] if check.max_c is not None else []
+        if check.coldest_min_c is not None:
+            said.append(f"coldest layer {_limits(check.coldest_min_c, None)}")
+        return f"tank {', '.join(said)}{window}"
     if isinstance(check, PipeTemp):
         return f"pipes {_limits(check.min_c, check.max_c)}{window}"
     if isinstance(check, Statuses):
@@ -148,6 +152,8 @@ def _boss_only(rec: Record) -> tuple[bool, str]:
             f"{len(bad)} carried out for a non-boss, first {first.node} by "
             f"{first.source.value} at {_s(first.t)} while {first.boss.value} was boss"
         )
+    if not done:
+        return False, "no relay command was carried out: nothing to judge"
     return True, f"{len(done)} commands carried out, each by the boss of the moment"
 
 
@@ -201,13 +207,23 @@ def _interlock(check: InterlockSeen, rec: Record, after: float, before: float) -
 
 def _tank(check: TankTemp, rec: Record, after: float, before: float) -> tuple[bool, str]:
     samples = rec.window(after, before)
-    ok_low, low = _within([s.tank[0] for s in samples], check.min_c, None)
-    ok_high, high = _within([max(s.tank) for s in samples], None, check.max_c)
-    if check.min_c is None:
-        return ok_high, f"hottest layer {high}"
-    if check.max_c is None:
-        return ok_low, f"top {low}"
-    return ok_low and ok_high, f"top {low}; hottest layer {high}"
+    parts = [
+        (what, limit, _within(values, lo, hi))
+        for what, limit, values, lo, hi in (
+            ("top", check.min_c, [s.tank[0] for s in samples], check.min_c, None),
+            ("hottest layer", check.max_c, [max(s.tank) for s in samples], None, check.max_c),
+            (
+                "coldest layer",
+                check.coldest_min_c,
+                [min(s.tank) for s in samples],
+                check.coldest_min_c,
+                None,
+            ),
+        )
+        if limit is not None
+    ]
+    ok = all(found[0] for _, _, found in parts)
+    return ok, "; ".join(f"{what} {found[1]}" for what, _, found in parts)
 
 
 def _statuses(check: Statuses, rec: Record, after: float, before: float) -> tuple[bool, str]:
@@ -249,9 +265,7 @@ def _limits(lo: float | None, hi: float | None) -> str:
         return f"within {lo:g}..{hi:g} °C"
     if lo is not None:
         return f"at or above {lo:g} °C"
-    if hi is not None:
-        return f"at or below {hi:g} °C"
-    return "recorded"
+    return f"at or below {hi:g} °C"
 
 
 def _window_words(after: timedelta, before: timedelta | None) -> str:

@@ -11,9 +11,10 @@ import json
 import os
 import tomllib
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -21,6 +22,7 @@ from pydantic_core import ErrorDetails
 from scada.layout import Layout, MakeModel
 from scada.layout.errors import LayoutProblem, json_path, nearest
 from scada.layout.houses import input_data_dir
+from scada.protocol import ProblemKind
 from sim.walkthroughs.spec import (
     CHECK_KINDS,
     STEP_KINDS,
@@ -32,6 +34,7 @@ from sim.walkthroughs.spec import (
     Initial,
     InterlockSeen,
     PipeTemp,
+    ProblemSeen,
     RelayAt,
     RelaySet,
     RelayThroughout,
@@ -270,6 +273,9 @@ def check_against(wt: Walkthrough, layout: Layout, name: str) -> list[LayoutProb
                 )
             )
 
+    start = _start_problem(wt, layout, name)
+    if start is not None:
+        out.append(start)
     for i, step in enumerate(wt.steps):
         at = f"steps[{i}]"
         within(f"{at}.at", "at", step.at)
@@ -311,6 +317,10 @@ def check_against(wt: Walkthrough, layout: Layout, name: str) -> list[LayoutProb
         after, before = getattr(check, "after", None), getattr(check, "before", None)
         if isinstance(after, timedelta) and isinstance(before, timedelta) and before <= after:
             out.append(LayoutProblem(name, f"{at}.before", "before must come after after"))
+        if isinstance(check, ProblemSeen):
+            out.extend(_subject_problems(check, f"{at}.subject", layout, name))
+        if isinstance(check, Statuses):
+            out.extend(_status_window_problems(check, f"{at}.check", end, layout, name))
         if isinstance(check, RelayAt | RelayThroughout | InterlockSeen) and check.node not in nodes:
             out.append(_unknown(name, f"{at}.node", "relay", check.node, alias=alias, known=nodes))
         if isinstance(check, PipeTemp) and not layout.control.freeze_channels:
@@ -332,6 +342,68 @@ def check_against(wt: Walkthrough, layout: Layout, name: str) -> list[LayoutProb
                 )
             )
     return out
+
+
+def _start_problem(wt: Walkthrough, layout: Layout, name: str) -> LayoutProblem | None:
+    """A local start the house's clock skips (spring forward) or shows twice (fall back)."""
+    if wt.start.tzinfo is not None:
+        return None
+    tz = ZoneInfo(layout.house.time_zone)
+    first, second = wt.start.replace(tzinfo=tz, fold=0), wt.start.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    shown = f"{wt.start:%Y-%m-%d %H:%M}"
+    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wt.start:
+        what = f"{shown} does not happen in {tz.key}: the clocks go forward over it"
+    else:
+        what = (
+            f"{shown} happens twice in {tz.key} (the clocks go back over it): give the start "
+            "with its UTC offset"
+        )
+    return LayoutProblem(name, "start", what)
+
+
+#: The names a problem of each kind is about, by what they are.
+_SUBJECTS = {
+    ProblemKind.SENSOR_STALE: "channel",
+    ProblemKind.SENSOR_OUT_OF_RANGE: "channel",
+    ProblemKind.SENSOR_RECOVERED: "channel",
+    ProblemKind.DEVICE_FAILING: "device",
+    ProblemKind.DEVICE_RECOVERED: "device",
+    ProblemKind.INTERLOCK_OVERRIDE: "relay",
+}
+
+
+def _subject_problems(
+    check: ProblemSeen, path: str, layout: Layout, name: str
+) -> list[LayoutProblem]:
+    """A subject the house has no such thing of: the check could never see it reported."""
+    what = _SUBJECTS.get(check.kind)
+    if what is None or check.subject is None:
+        return []
+    known = {
+        "channel": [c.name for c in layout.channels],
+        "device": [d.name for d in layout.devices],
+        "relay": [a.node for a in layout.actuators],
+    }[what]
+    if check.subject in known:
+        return []
+    return [_unknown(name, path, what, check.subject, alias=layout.house.alias, known=known)]
+
+
+def _status_window_problems(
+    check: Statuses, path: str, end: timedelta, layout: Layout, name: str
+) -> list[LayoutProblem]:
+    """A window too short to hold a status period: the check could never count one."""
+    length = (check.before or end) - check.after
+    period_s = layout.control.status_period_s
+    if length.total_seconds() >= period_s:
+        return []
+    what = (
+        f"the window ({format_duration(length)}) is shorter than one status period "
+        f"({period_s:g} s): no status can be counted"
+    )
+    return [LayoutProblem(name, path, what)]
 
 
 def _unknown(

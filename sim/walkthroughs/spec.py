@@ -33,10 +33,16 @@ and ``mode.set`` (``mode``, ``operator``).
 ``says`` some text, ``seen`` or not),
 ``interlock`` (safety interlock ``interlock`` overrode ``node``'s boss, ``seen`` or not),
 ``comfort`` (share of the time each zone's air was within setpoint ± comfort_band_c),
-``room_temp``, ``tank_temp`` and ``pipe_temp`` (stayed within limits), ``statuses`` (share of
-the 5-minute statuses produced, or received by the ATN), ``commands`` (how many relay commands
-of a source ended how); and ``boss_only``: every relay command carried out came from the boss of
-the moment.
+``room_temp``, ``tank_temp`` and ``pipe_temp`` (stayed within ``min_c`` / ``max_c``; for the
+tank the top layer against ``min_c``, the hottest against ``max_c``, the coldest against
+``coldest_min_c``), ``statuses`` (share of the 5-minute statuses produced, or received by the
+ATN), ``commands`` (how many relay commands of a source ended how); and ``boss_only``: every
+relay command carried out came from the boss of the moment (and there was at least one).
+
+A check that could not fail, or could not pass, is refused with the file: a temperature check
+without a limit or with ``min_c`` above ``max_c``, ``commands`` with ``min = 0`` and no ``max``,
+a ``problem`` about a channel, device or relay the house lacks, ``statuses`` over a window
+shorter than a status period.
 
 **Fidelity** (``[fidelity]``): the physics step, and for long runs a floor on the sensors'
 sample periods and a cap on flow-meter pulses per gallon (fewer polls and pulses, same code).
@@ -51,7 +57,14 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 
 from scada.control import Interlock
 from scada.protocol import Mode, ProblemKind, RelayState
@@ -146,6 +159,12 @@ class ColdSnap(_Step):
     do: Literal["weather.cold_snap"]
     by_c: float = Field(default=-10.0, ge=-40, lt=0)
     lasting: Duration | None = None
+
+    @model_validator(mode="after")
+    def _lasts(self) -> ColdSnap:
+        if self.lasting is not None and self.lasting <= timedelta(0):
+            raise ValueError("lasting must be longer than 0s (leave it out: until weather.normal)")
+        return self
 
 
 class WeatherNormal(_Step):
@@ -256,27 +275,45 @@ class Comfort(_Window):
     zone: str | None = None
 
 
-class RoomTemp(_Window):
-    check: Literal["room_temp"]
+class _Limits(_Window):
+    """A temperature check: at least one limit, or it could not fail."""
+
     min_c: float | None = None
     max_c: float | None = None
+
+    @model_validator(mode="after")
+    def _a_limit_that_can_fail(self) -> _Limits:
+        limits = [v for k, v in self if k.endswith("_c") and v is not None]
+        if not limits:
+            keys = ", ".join(k for k in type(self).model_fields if k.endswith("_c"))
+            raise ValueError(f"give a limit ({keys}): without one the check cannot fail")
+        if self.min_c is not None and self.max_c is not None and self.min_c > self.max_c:
+            raise ValueError(
+                f"min_c {self.min_c:g} is above max_c {self.max_c:g}: the check cannot pass"
+            )
+        return self
+
+
+class RoomTemp(_Limits):
+    check: Literal["room_temp"]
     zone: str | None = None
 
 
-class TankTemp(_Window):
+class TankTemp(_Limits):
     check: Literal["tank_temp"]
     min_c: float | None = None
-    """The top layer stays at or above this."""
+    """The top layer (the heat the house can use) stays at or above this."""
     max_c: float | None = None
     """The hottest layer stays at or below this."""
+    coldest_min_c: float | None = None
+    """The coldest layer stays at or above this (the tank kept from freezing)."""
 
 
-class PipeTemp(_Window):
+class PipeTemp(_Limits):
     check: Literal["pipe_temp"]
     min_c: float | None = None
     """Every pipe the house watches for freezing (``control.freeze_channels``) stays at or
     above this."""
-    max_c: float | None = None
 
 
 class Statuses(_Window):
@@ -291,6 +328,14 @@ class Commands(_Window):
     outcome: Literal["confirmed", "refused", "failed"]
     min: int = Field(default=1, ge=0)
     max: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _a_count_that_can_fail(self) -> Commands:
+        if self.max is None and self.min == 0:
+            raise ValueError("min = 0 with no max cannot fail: give min >= 1 or a max")
+        if self.max is not None and self.max < self.min:
+            raise ValueError(f"max {self.max} is below min {self.min}: the check cannot pass")
+        return self
 
 
 class BossOnly(_Check):
@@ -331,6 +376,12 @@ class Walkthrough(_Strict):
     initial: Initial = Initial()
     steps: tuple[Step, ...] = ()
     expect: tuple[Check, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _some_time(self) -> Walkthrough:
+        if self.duration <= timedelta(0):
+            raise ValueError("duration must be longer than 0s")
+        return self
 
 
 STEP_KINDS: dict[str, type[_Step]] = {

@@ -317,6 +317,43 @@ BOSS_ONLY = '[[expect]]\ncheck = "boss_only"\n'
         ),
         pytest.param(HEAD, [("expect", "required key is missing", None)], id="no-checks"),
         pytest.param(
+            HEAD + '[[expect]]\ncheck = "tank_temp"\n',
+            [
+                (
+                    "expect[0]",
+                    "give a limit (min_c, max_c, coldest_min_c): without one the check cannot fail",
+                    None,
+                )
+            ],
+            id="temperature-check-without-a-limit",
+        ),
+        pytest.param(
+            HEAD + '[[expect]]\ncheck = "room_temp"\nmin_c = 22\nmax_c = 18\n',
+            [("expect[0]", "min_c 22 is above max_c 18: the check cannot pass", None)],
+            id="limits-the-wrong-way-round",
+        ),
+        pytest.param(
+            HEAD + '[[expect]]\ncheck = "commands"\nsource = "atn"\noutcome = "refused"\nmin = 0\n',
+            [("expect[0]", "min = 0 with no max cannot fail: give min >= 1 or a max", None)],
+            id="commands-that-cannot-fail",
+        ),
+        pytest.param(
+            'description = "x"\nduration = "0s"\n' + BOSS_ONLY,
+            [("", "duration must be longer than 0s", None)],
+            id="no-time-at-all",
+        ),
+        pytest.param(
+            HEAD + '[[steps]]\nat = "1h"\ndo = "weather.cold_snap"\nlasting = "0s"\n' + BOSS_ONLY,
+            [
+                (
+                    "steps[0]",
+                    "lasting must be longer than 0s (leave it out: until weather.normal)",
+                    None,
+                )
+            ],
+            id="cold-snap-of-no-length",
+        ),
+        pytest.param(
             'description = "x\n',
             [("", "not valid TOML: Illegal character '\\n' (at line 1, column 17)", None)],
             id="not-toml",
@@ -345,7 +382,10 @@ def test_a_walkthrough_that_does_not_fit_its_house() -> None:
         + '[[steps]]\nat = "1h"\ndo = "atn.go_silent"\n'
         + '[[expect]]\ncheck = "comfort"\nzone = "Garag"\nmin_share = 0.9\n'
         + 'after = "1h"\nbefore = "30m"\n'
-        + '[[expect]]\ncheck = "interlock"\nnode = "a.elt.relay"\ninterlock = "freeze-tank"\n',
+        + '[[expect]]\ncheck = "interlock"\nnode = "a.elt.relay"\ninterlock = "freeze-tank"\n'
+        + '[[expect]]\ncheck = "problem"\nkind = "sensor_stale"\nsubject = "tank-tmep2"\n'
+        + "seen = false\n"
+        + '[[expect]]\ncheck = "statuses"\nmin_share = 0.9\nafter = "1h58m"\n',
         "y.toml",
     )
     problems = check_against(wt, load_layout(DW1), "y.toml")
@@ -366,7 +406,38 @@ def test_a_walkthrough_that_does_not_fit_its_house() -> None:
         ("expect[0].before", "before must come after after", None),
         ("expect[0].zone", f"no zone 'Garag' in {alias}", "Garage"),
         ("expect[1].node", f"no relay 'a.elt.relay' in {alias}", "a.elt1.relay"),
+        ("expect[2].subject", f"no channel 'tank-tmep2' in {alias}", "tank-temp2"),
+        (
+            "expect[3].check",
+            "the window (2m) is shorter than one status period (300 s): no status can be counted",
+            None,
+        ),
     ]
+
+
+@pytest.mark.parametrize(
+    ("start", "what"),
+    [
+        (
+            "2024-03-10T02:30:00",
+            "2024-03-10 02:30 does not happen in America/New_York: the clocks go forward over it",
+        ),
+        (
+            "2024-11-03T01:30:00",
+            (
+                "2024-11-03 01:30 happens twice in America/New_York (the clocks go back over "
+                "it): give the start with its UTC offset"
+            ),
+        ),
+    ],
+)
+def test_a_start_the_house_clock_skips_or_repeats_is_refused(start: str, what: str) -> None:
+    wt = parse_walkthrough(f"start = {start}\n{HEAD}{BOSS_ONLY}", "z.toml")
+    assert [(p.path, p.what) for p in check_against(wt, load_layout(DW1), "z.toml")] == [
+        ("start", what)
+    ]
+    offset = parse_walkthrough(f"start = {start}-04:00\n{HEAD}{BOSS_ONLY}", "z.toml")
+    assert check_against(offset, load_layout(DW1), "z.toml") == []
 
 
 def test_an_unknown_house_is_named_with_the_nearest(tmp_path: Path) -> None:
