@@ -7,6 +7,12 @@ runs on *virtual* time (:class:`VirtualTimeLoop`): ``loop.time()`` is virtual, s
 it unchanged. At ``speed=N`` virtual time runs N times real time; at ``speed=None`` ("as fast as
 possible") the loop jumps straight to the next timer whenever no I/O is ready, so an hour of a
 quiet house passes in milliseconds while the code paths are those of real time.
+
+At any speed, unless processes share an anchor, virtual time moves only while the loop waits:
+callbacks take none of it, every timer fires at its own instant, and a stall (the process not
+scheduled, the interpreter's lock held by another thread) makes virtual time wait for the loop
+rather than jump past its timers. A run at 300x therefore sees the same instants as one as fast
+as possible; only the interleaving of real I/O differs.
 """
 
 from __future__ import annotations
@@ -231,8 +237,9 @@ class _WarpSelector:
                 # Nothing scheduled at all: only real I/O can wake us, so wait for it for real.
                 events = self._inner.select(None)
             return events
-        real_timeout = None if timeout is None else timeout / loop.speed
-        return self._inner.select(real_timeout)
+        if loop.anchored:
+            return self._inner.select(None if timeout is None else timeout / loop.speed)
+        return loop.paced_select(self._inner, timeout)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -261,6 +268,9 @@ Tuples of ints compare in C; the order of arming is unique, so the timers are ne
 _SWEEP_MIN = 100
 _SWEEP_SHARE = 0.5
 _MAX_SELECT_S = 24 * 3600.0  # asyncio's MAXIMUM_SELECT_TIMEOUT
+#: How far behind its pace (real seconds) an unanchored loop may fall and still catch up; more
+#: is a stall, which virtual time waits out instead of jumping.
+_STALL_REAL_S = 0.05
 
 
 def _unscheduled(timer: asyncio.TimerHandle) -> None:
@@ -292,6 +302,10 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def __init__(self, speed: float | None = None, *, anchor: float | None = None) -> None:
         self.speed = speed
+        self.anchored = anchor is not None
+        """Virtual time is ``time.monotonic()`` scaled from the anchor, shared with other
+        processes: it runs on through callbacks and stalls. Else it moves only while the loop
+        waits (see the module docstring)."""
         self._virtual = 0.0
         self._armed = 0
         self._real_base = time.monotonic() if anchor is None else anchor
@@ -373,26 +387,57 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         handle = None  # as asyncio: break a cycle through the frame when a callback raised
 
     def _run_watched(self, handle: asyncio.Handle) -> None:
-        """Run ``handle`` as asyncio's debug mode does: warn of a slow callback."""
+        """Run ``handle`` as asyncio's debug mode does: warn of a slow callback (in real
+        seconds: virtual time may not move during a callback)."""
         base: Any = self
         base._current_handle = handle
         try:
-            t0 = self.time()
+            t0 = time.monotonic()
             handle._run()
-            dt = self.time() - t0
+            dt = time.monotonic() - t0
             if dt >= self.slow_callback_duration:
                 logging.getLogger("asyncio").warning("Executing %s took %.3f seconds", handle, dt)
         finally:
             base._current_handle = None
 
     def time(self) -> float:
-        if self.speed is None:
-            return self._virtual
+        if self.speed is not None and self.anchored:
+            return self._paced()
+        return self._virtual
+
+    def _paced(self) -> float:
+        """Virtual time as real time scaled from the pace's base."""
+        assert self.speed is not None
         return self._virtual_base + (time.monotonic() - self._real_base) * self.speed
 
     def advance(self, seconds: float) -> None:
         """Jump virtual time forward (as-fast-as-possible mode)."""
         self._virtual += seconds
+
+    def paced_select(
+        self, inner: selectors.BaseSelector, timeout: float | None
+    ) -> list[tuple[selectors.SelectorKey, int]]:
+        """Wait for I/O or until ``timeout`` virtual seconds from now, at the pace of ``speed``
+        (unanchored), and move virtual time: to the instant the I/O came, else to the deadline
+        exactly. Callbacks ran in real time since the last wait, so the wait is what is left of
+        the pace to the deadline; a loop so late that it is more than :data:`_STALL_REAL_S`
+        of real time past the deadline starts the pace again from there."""
+        assert self.speed is not None
+        if timeout is None:  # no timer at all: only real I/O can wake the loop
+            events = inner.select(None)
+            self._virtual = max(self._virtual, self._paced())
+            return events
+        deadline = self._virtual + timeout
+        wait = (deadline - self._paced()) / self.speed if timeout > 0 else 0.0
+        events = inner.select(max(0.0, wait))
+        paced = self._paced()
+        if events and paced < deadline:
+            self._virtual = max(self._virtual, paced)
+            return events
+        self._virtual = deadline
+        if paced - deadline > _STALL_REAL_S * self.speed:
+            self._virtual_base, self._real_base = deadline, time.monotonic()
+        return events
 
     def set_speed(self, speed: float | None) -> None:
         """Change speed without a jump in virtual time."""

@@ -1,9 +1,11 @@
-"""The virtual-time loop's order of timers, ``within`` (a timeout that arms no timer for a
-coroutine that never suspends) and ``Alarm`` (a timeout that can be moved while it waits)."""
+"""The virtual-time loop's order of timers and its pace at a speed, ``within`` (a timeout that
+arms no timer for a coroutine that never suspends) and ``Alarm`` (a timeout that can be moved
+while it waits)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -218,3 +220,52 @@ def test_ring_by_brings_an_alarm_forward_but_never_puts_it_off() -> None:
         return rings
 
     assert run(main()) == [5.0]
+
+
+# --------------------------------------------------------------------- paced (speed N)
+
+
+def test_at_a_speed_timers_fire_at_their_instants_and_a_stall_does_not_skip_time() -> None:
+    """Unanchored, virtual time moves only while the loop waits: a callback that blocks takes
+    none of it, and a stall of 100 virtual seconds (0.1 s at 1000x) leaves the next timer on
+    its instant instead of firing it 90 s late."""
+    fired: list[float] = []
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        loop.call_later(10.0, lambda: fired.append(loop.time()))
+        loop.call_later(30.0, lambda: fired.append(loop.time()))
+        before = loop.time()
+        time.sleep(0.1)  # noqa: ASYNC251 - the stall under test
+        during = loop.time()
+        await asyncio.sleep(40.0)
+        return before, during
+
+    loop = VirtualTimeLoop(1000.0)
+    try:
+        started = time.monotonic()
+        before, during = loop.run_until_complete(main())
+        took = time.monotonic() - started
+    finally:
+        loop.close()
+    assert before == during == 0.0
+    assert fired == [10.0, 30.0]
+    # Paced, not as fast as possible: the stall, then the 40 s at 1000x after it.
+    assert took >= 0.1 + 0.03
+
+
+def test_an_anchored_loop_keeps_to_real_time_through_a_stall() -> None:
+    """Anchored (processes sharing virtual time), a stall is not waited out: the time is
+    the anchor's, whatever the loop was doing."""
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        before = loop.time()
+        time.sleep(0.05)  # noqa: ASYNC251 - the stall under test
+        return loop.time() - before
+
+    loop = VirtualTimeLoop(1000.0, anchor=time.monotonic())
+    try:
+        assert loop.run_until_complete(main()) >= 50.0
+    finally:
+        loop.close()
