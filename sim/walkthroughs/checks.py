@@ -18,6 +18,7 @@ from sim.walkthroughs.spec import (
     ModeAt,
     ModeThroughout,
     PipeTemp,
+    PricePaid,
     ProblemSeen,
     RelayAt,
     RelayThroughout,
@@ -81,6 +82,8 @@ def describe(check: Check) -> str:
         return f"tank {', '.join(said)}{window}"
     if isinstance(check, PipeTemp):
         return f"pipes {_limits(check.min_c, check.max_c)}{window}"
+    if isinstance(check, PricePaid):
+        return f"electricity bought at <= {check.max_share_of_mean:.0%} of the mean price{window}"
     if isinstance(check, Statuses):
         who = "received by the ATN" if check.seen_by == "atn" else "produced"
         return f">= {check.min_share:.0%} of the 5-minute statuses {who}{window}"
@@ -128,6 +131,8 @@ def _judge(check: Check, index: int, rec: Record, end_s: float) -> tuple[bool, s
         )
     if isinstance(check, Statuses):
         return _statuses(check, rec, after, before)
+    if isinstance(check, PricePaid):
+        return _price_paid(check, rec, after, before)
     return _commands(check, rec, after, before)
 
 
@@ -238,6 +243,22 @@ def _statuses(check: Statuses, rec: Record, after: float, before: float) -> tupl
     slots = int((last.t - first.t) // rec.status_period_s)
     share = got / slots if slots else 0.0
     return share >= check.min_share, f"{got} of {slots} ({share:.0%})"
+
+
+def _price_paid(check: PricePaid, rec: Record, after: float, before: float) -> tuple[bool, str]:
+    samples = rec.window(after, before)
+    kwh = rec.energy_kwh(after, before)
+    if len(samples) < 2 or kwh <= 0:
+        return False, "no electricity used in the window"
+    # The window's mean price over time (each sample's price holds until the next).
+    spans = list(itertools.pairwise(samples))
+    mean = sum(a.price * (b.t - a.t) for a, b in spans) / (samples[-1].t - samples[0].t)
+    paid = rec.cost_usd(after, before) / kwh * 1000
+    if mean <= 0:
+        return False, f"paid {paid:.1f} $/MWh; the mean price is {mean:.1f} $/MWh"
+    share = paid / mean
+    detail = f"paid {paid:.1f} $/MWh against a mean of {mean:.1f} ({share:.0%})"
+    return share <= check.max_share_of_mean, detail
 
 
 def _commands(check: Commands, rec: Record, after: float, before: float) -> tuple[bool, str]:

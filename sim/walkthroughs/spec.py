@@ -36,8 +36,10 @@ and ``mode.set`` (``mode``, ``operator``).
 ``room_temp``, ``tank_temp`` and ``pipe_temp`` (stayed within ``min_c`` / ``max_c``; for the
 tank the top layer against ``min_c``, the hottest against ``max_c``, the coldest against
 ``coldest_min_c``), ``statuses`` (share of the 5-minute statuses produced, or received by the
-ATN), ``commands`` (how many relay commands of a source ended how); and ``boss_only``: every
-relay command carried out came from the boss of the moment (and there was at least one).
+ATN), ``commands`` (how many relay commands of a source ended how), ``price_paid`` (the mean
+price the electricity was bought at, as a share of the window's mean price); and
+``boss_only``: every relay command carried out came from the boss of the moment (and there was
+at least one).
 
 A check that could not fail, or could not pass, is refused with the file: a temperature check
 without a limit or with ``min_c`` above ``max_c``, ``commands`` with ``min = 0`` and no ``max``,
@@ -338,6 +340,13 @@ class Commands(_Window):
         return self
 
 
+class PricePaid(_Window):
+    check: Literal["price_paid"]
+    max_share_of_mean: float = Field(gt=0, le=1)
+    """The electricity used over the window was bought at a mean price of at most this share
+    of the window's mean price: charging in the cheap hours, coasting through the peaks."""
+
+
 class BossOnly(_Check):
     check: Literal["boss_only"]
 
@@ -356,6 +365,7 @@ Check = Annotated[
     | PipeTemp
     | Statuses
     | Commands
+    | PricePaid
     | BossOnly,
     Field(discriminator="check"),
 ]
@@ -418,6 +428,7 @@ CHECK_KINDS: dict[str, type[_Check]] = {
         PipeTemp,
         Statuses,
         Commands,
+        PricePaid,
         BossOnly,
     )
 }
