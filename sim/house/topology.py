@@ -405,6 +405,28 @@ def element_layers(settings: SimulationSettings, elements: int, layers: int) -> 
     return [_spread(j, elements, layers) for j in range(elements)]
 
 
+def _every_heater_placed(p: _Planner, hp: int | None, elements: list[int]) -> None:
+    """A heat pump or boost element that a relay switches must be the one the control names:
+    the physics puts heat where ``control.heat_pump`` and ``control.boost_elements`` say, and
+    one it did not know of would draw its power and heat nothing."""
+    known: dict[LoadKind, set[int | None]] = {
+        LoadKind.HEAT_PUMP: {hp},
+        LoadKind.ELEMENT: set(elements),
+    }
+    for i, load in enumerate(p.loads):
+        if load.kind in known and i not in known[load.kind]:
+            key = (
+                "control.heat_pump" if load.kind is LoadKind.HEAT_PUMP else "control.boost_elements"
+            )
+            relays = ", ".join(relay for relay, _ in load.relays)
+            raise HouseModelError(
+                p.file,
+                key,
+                f"{load.node} ({load.kind.value}, switched by {relays}) is not named here, so "
+                "the simulator would not know where its heat goes",
+            )
+
+
 def plan(layout: Layout, file: str = "<layout>") -> Topology:
     """The physics' view of ``layout`` (``file`` names it in errors).
 
@@ -443,6 +465,7 @@ def plan(layout: Layout, file: str = "<layout>") -> Topology:
             f"gives {len(sim.boost_element_layers)} layers for "
             f"{len(ctl.boost_elements)} boost elements",
         )
+    _every_heater_placed(p, hp, element_loads)
     placed = element_layers(sim, len(element_loads), layers)
     spaces, zones, tank_space, weights = p.plan_spaces()
     total = sum(weights)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scada.layout import LayoutError, Quantity, load_layout, parse_layout
-from sim.house import HouseModel, ProfileError
+from sim.house import HouseModel, HouseModelError, ProfileError
 from sim.house.topology import LoadKind, PipePoint
 from tests.sim.house_support import DW1, HOUSES, HW25, W, all_relays, model_of, reference, run
 
@@ -148,3 +148,24 @@ def test_a_missing_weather_profile_is_a_profile_error(tmp_path: Path) -> None:
             ),
             profiles_dir=tmp_path,
         )
+
+
+@pytest.mark.parametrize(
+    ("control", "key", "said"),
+    [
+        ({"boost_elements": []}, "control.boost_elements", "a.elt1 (element, switched by a.elt1"),
+        ({"heat_pump": None}, "control.heat_pump", "a.hp (heat_pump, switched by a.hp.relay)"),
+    ],
+)
+def test_a_heater_the_control_does_not_name_is_refused(
+    control: dict[str, object], key: str, said: str
+) -> None:
+    """Its heat would go nowhere: switched on (by an installer's hold) it would draw power and
+    break the energy balance."""
+    layout = load_layout(DW1)
+    layout = layout.model_copy(update={"control": layout.control.model_copy(update=control)})
+    with pytest.raises(HouseModelError) as caught:
+        HouseModel.from_layout(layout, file="dw1.json")
+    assert caught.value.path == key
+    assert said in caught.value.what
+    assert caught.value.what.endswith("the simulator would not know where its heat goes")
