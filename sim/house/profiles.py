@@ -92,8 +92,14 @@ class Profile:
         last = self._last
         if last and last[0] <= ts < last[1]:
             return last[2] + last[3] * (ts - last[0])
-        value, into, length, v0, slope = self._at_local(t.astimezone(self.tz).replace(tzinfo=None))
-        self._last[:] = (ts - into, ts - into + length, v0, slope)
+        local = t.astimezone(self.tz).replace(tzinfo=None)
+        value, into, length, v0, slope = self._at_local(local)
+        start_ts = ts - into
+        end_ts = (local + _seconds(length - into)).replace(tzinfo=self.tz).timestamp()
+        if abs(end_ts - start_ts - length) < 1e-6:
+            self._last[:] = (start_ts, end_ts, v0, slope)
+        else:  # a clock change cuts the segment: its wall-clock length is not its real one
+            self._last.clear()
         return value
 
     def _at_local(self, local: datetime) -> tuple[float, float, float, float, float]:

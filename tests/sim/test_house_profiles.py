@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import statistics
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from sim.house import PRICES, WEATHER, ProfileError, load_prices, load_profile, load_weather
 from sim.house.make_profiles import write
+from sim.house.profiles import Profile, ProfileKind, parse_profile
 from tests.sim.house_support import NY, PROFILES, T0
 
 DAY = timedelta(days=1)
@@ -145,3 +146,24 @@ def test_a_missing_or_binary_file_is_a_profile_error(tmp_path: Path) -> None:
     binary.write_bytes(b"local_time,outdoor_c\n\xff\xfe\n")
     with pytest.raises(ProfileError, match=r"line 2: not UTF-8"):
         load_profile(binary, PRICES)
+
+
+@pytest.mark.parametrize("kind", [PRICES, WEATHER], ids=["prices", "weather"])
+def test_reading_on_across_the_clock_changes_gives_what_a_fresh_lookup_gives(
+    kind: ProfileKind,
+) -> None:
+    """A profile keeps the segment it last read; one that a clock change cuts (3-hourly rows
+    over 02:00 in spring and 01:00 in autumn) must not be reused past the change."""
+    rows = [f"local_time,{kind.column}"]
+    first = datetime(2024, 3, 4)  # noqa: DTZ001 - local wall time, as in the files
+    rows += [f"{first + timedelta(hours=3 * i):%Y-%m-%dT%H:%M},{(i % 8) * 5.0}" for i in range(56)]
+    start, offsets, values, period = parse_profile("\n".join(rows), kind, "p.csv")
+
+    def fresh() -> Profile:
+        return Profile("p.csv", kind, start, offsets, values, period, NY)
+
+    read_on = fresh()
+    for day in (datetime(2024, 3, 10, 4, tzinfo=UTC), datetime(2024, 11, 3, 3, tzinfo=UTC)):
+        for minute in range(0, 8 * 60, 7):
+            t = day + timedelta(minutes=minute)
+            assert read_on.at(t) == pytest.approx(fresh().at(t), abs=1e-9), t
