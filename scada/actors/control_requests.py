@@ -103,6 +103,7 @@ class ControlRequests:
             now,
             expires_at=cmd.expires_at,
             operator=cmd.operator,
+            failsafes=self.settings.failsafe_relays,
         )
         relay = self.relays.get(cmd.target)
         if relay is not None:

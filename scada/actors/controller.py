@@ -95,6 +95,7 @@ class Controller(ControlRequests):
             actor.on_ready = self.stir
         self._atn_wants: dict[str, tuple[RelayState, datetime | None]] = {}
         self._admin_wants: dict[str, RelayState] = {}
+        self._failsafes_held = dict.fromkeys(self.settings.failsafe_relays, RelayState.OFF)
         #: Called after every change of the mode state, with the time.
         self.on_state_changed: Callable[[datetime], object] | None = None
         self._stirred = asyncio.Event()
@@ -287,11 +288,14 @@ class Controller(ControlRequests):
         self, now: datetime, readings: dict[str, float | None]
     ) -> tuple[CommandSource, dict[str, RelayState]]:
         boss = m.boss(self.state, now)
+        # The failsafe relays are held energised (OFF: their normally-closed contact open), so
+        # each load follows its own relay, in every mode; an installer's hold may release one.
+        held = self._failsafes_held
         if boss is CommandSource.ADMIN:
-            return boss, dict(self._admin_wants)
+            return boss, {**held, **self._admin_wants}
         if boss is CommandSource.ATN:
             live = {n: s for n, (s, exp) in self._atn_wants.items() if exp is None or exp > now}
-            return boss, live
+            return boss, {**live, **held}
         # Hysteresis runs from what each relay was last told, or, before the first command
         # (just after a restart), from what it reads back: a restart must not stop a charging
         # heat pump or a running circulator that are inside their dead bands.
@@ -300,7 +304,7 @@ class Controller(ControlRequests):
             relays=self.relays.current(),
             heat_pump_available=self._heat_pump_ok(),
         )
-        return boss, self._decisions.home_alone(inputs, now)
+        return boss, {**self._decisions.home_alone(inputs, now), **held}
 
     def _heat_pump_ok(self) -> bool:
         hp = self.settings.heat_pump

@@ -9,7 +9,9 @@ Checks, in order (the first that fails answers):
 
 1. the target is a known actuator (``no actuator 'x'``);
 2. the command has not expired (commands carry an expiry and are never obeyed late);
-3. the source is the boss (:func:`scada.control.modes.boss` at ``now``). ``interlock`` is
+3. a failsafe relay (``control.failsafe_relays``) is switched only by an installer's hold: the
+   SCADA holds it energised whatever the mode, and the ATN or the home-alone strategy has no say;
+4. the source is the boss (:func:`scada.control.modes.boss` at ``now``). ``interlock`` is
    always allowed: safety interlocks hold in every mode, admin included. An ``admin`` command
    must also come from the operator who holds the hold.
 """
@@ -50,11 +52,13 @@ def authorize(
     *,
     expires_at: datetime | None = None,
     operator: str | None = None,
+    failsafes: Collection[str] = (),
 ) -> Refusal | None:
     """May ``source`` move ``target_node`` at ``now``? ``None`` if so, else the refusal.
 
     ``known_nodes`` are the actuator node aliases of the layout; ``expires_at`` is the
-    command's expiry (``None``: none); ``operator`` names the console user of an admin command.
+    command's expiry (``None``: none); ``operator`` names the console user of an admin command;
+    ``failsafes`` are the layout's failsafe relays.
     """
     check_now(now)
     if target_node not in known_nodes:
@@ -66,6 +70,11 @@ def authorize(
         )
     if source is CommandSource.INTERLOCK:
         return None
+    if target_node in failsafes and source is not CommandSource.ADMIN:
+        return Refusal(
+            f"{target_node} is a failsafe relay: the SCADA holds it energised while it runs, "
+            f"and only an installer's admin hold may switch it; {source.value} may not"
+        )
     if source is not boss(state, now):
         return Refusal(
             f"{target_node} obeys {describe_boss(state, now)}; {source.value} may not command it"

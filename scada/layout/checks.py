@@ -390,6 +390,32 @@ def _control(c: _Collector, layout: Layout) -> None:
     dup = [n for n, k in Counter(ctl.boost_elements).items() if k > 1]
     for n in dup:
         c.add("control.boost_elements", f"'{n}' is listed twice")
+    _failsafes(c, layout)
+
+
+def _failsafes(c: _Collector, layout: Layout) -> None:
+    ctl = layout.control
+    actuators = {a.node: a for a in layout.actuators}
+    controlled = {ctl.heat_pump, ctl.circulator, *ctl.boost_elements, *(z.relay for z in ctl.zones)}
+    for i, name in enumerate(ctl.failsafe_relays):
+        path = f"control.failsafe_relays[{i}]"
+        c.ref(path, "actuator", name, actuators)
+        act = actuators.get(name)
+        if act is None:
+            continue
+        if act.contact != "normally_closed":
+            c.add(
+                path,
+                f"'{name}' is {act.contact.replace('_', '-')}: a failsafe relay must be "
+                "normally-closed, so that released it hands its load back",
+            )
+        if name in controlled:
+            c.add(
+                path,
+                f"'{name}' is one the control switches; a failsafe relay is held, not switched",
+            )
+    for n in [n for n, k in Counter(ctl.failsafe_relays).items() if k > 1]:
+        c.add("control.failsafe_relays", f"'{n}' is listed twice")
 
 
 def _simulation(c: _Collector, layout: Layout) -> None:

@@ -39,6 +39,14 @@ class ControlSettings(_Strict):
     boost_elements: tuple[str, ...] = Field(
         default=(), description="Actuator nodes of boost elements."
     )
+    failsafe_relays: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Normally-closed relays that hand a load back to its own controls when released: "
+            "the SCADA holds them energised while it runs, so the load follows its own relay, "
+            "and a SCADA that is down leaves the house on its own controls."
+        ),
+    )
     freeze_channels: tuple[str, ...] = Field(
         default=(), description="Pipe temperature channels watched for freezing."
     )

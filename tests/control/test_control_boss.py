@@ -106,3 +106,22 @@ def test_an_expired_hold_stops_counting_at_its_end() -> None:
 def test_naive_now_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="aware"):
         authorize(auto(), HOME, HP, NODES, T0.replace(tzinfo=None))
+
+
+def test_a_failsafe_relay_is_switched_only_under_an_installers_hold() -> None:
+    """Whoever is boss, the ATN and the home-alone strategy may not switch a failsafe relay;
+    the installer holding the hold may, and without the hold the installer is refused too."""
+    for state in (remote_state(), auto()):
+        for source in (ATN, HOME):
+            refusal = authorize(state, source, HP, NODES, at(20), failsafes=(HP,))
+            assert str(refusal) == (
+                "a.hp.relay is a failsafe relay: the SCADA holds it energised while it runs, "
+                f"and only an installer's admin hold may switch it; {source.value} may not"
+            )
+    assert (
+        authorize(held(auto()), ADMIN, HP, NODES, at(400), operator="alice", failsafes=(HP,))
+        is None
+    )
+    assert "obeys home_alone" in str(
+        authorize(auto(), ADMIN, HP, NODES, at(20), operator="alice", failsafes=(HP,))
+    )

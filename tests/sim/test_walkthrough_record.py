@@ -7,25 +7,6 @@ from sim.walkthroughs.record import Record, Sample
 from sim.walkthroughs.spec import BossOnly, TankTemp
 
 
-def test_the_repr_of_a_long_record_counts_its_samples_instead_of_listing_them() -> None:
-    record = Record(zone_names=("garage",), setpoints=(20.0,), band_c=1.0, status_period_s=300)
-    sample = Sample(
-        t=0.0,
-        zones=(20.0,),
-        tank=(60.0, 55.0, 50.0, 45.0),
-        pipes=(),
-        outdoor_c=-5.0,
-        electric_j=0.0,
-        heat_pump_w=0.0,
-        price=40.0,
-        statuses=0,
-        statuses_atn=0,
-    )
-    record.samples.extend([sample] * 40_320)  # 28 days, a sample a minute
-    text = repr(record)
-    assert text == ("Record(zones=('garage',), 40320 samples, 0 problems, 0 modes, 0 commands)")
-
-
 def _tank_record(*layers: tuple[float, ...]) -> Record:
     record = Record(zone_names=("garage",), setpoints=(20.0,), band_c=1.0, status_period_s=300)
     record.samples.extend(
@@ -44,6 +25,12 @@ def _tank_record(*layers: tuple[float, ...]) -> Record:
         for i, tank in enumerate(layers)
     )
     return record
+
+
+def test_the_repr_of_a_long_record_counts_its_samples_instead_of_listing_them() -> None:
+    record = _tank_record(*[(60.0, 55.0, 50.0, 45.0)] * 40_320)  # 28 days, a sample a minute
+    text = repr(record)
+    assert text == ("Record(zones=('garage',), 40320 samples, 0 problems, 0 modes, 0 commands)")
 
 
 def test_the_tank_check_reads_the_top_the_hottest_and_the_coldest_layer() -> None:
