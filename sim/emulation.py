@@ -23,7 +23,6 @@ shorted, a DS18B20 gone from the bus or answering with a bad CRC) and
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -45,8 +44,6 @@ from sim.house.profiles import Profile, load_prices
 from sim.physics_source import PhysicsSource
 from sim.soak.inject import check_targets, inject
 from sim.soak.plan import Fault, PlanError, load_faults
-
-log = logging.getLogger("sim.emulation")
 
 UPDATE_PERIOD_S = 1.0
 

@@ -212,23 +212,15 @@ def _interlock(check: InterlockSeen, rec: Record, after: float, before: float) -
 
 def _tank(check: TankTemp, rec: Record, after: float, before: float) -> tuple[bool, str]:
     samples = rec.window(after, before)
-    parts = [
-        (what, limit, _within(values, lo, hi))
-        for what, limit, values, lo, hi in (
-            ("top", check.min_c, [s.tank[0] for s in samples], check.min_c, None),
-            ("hottest layer", check.max_c, [max(s.tank) for s in samples], None, check.max_c),
-            (
-                "coldest layer",
-                check.coldest_min_c,
-                [min(s.tank) for s in samples],
-                check.coldest_min_c,
-                None,
-            ),
-        )
-        if limit is not None
-    ]
-    ok = all(found[0] for _, _, found in parts)
-    return ok, "; ".join(f"{what} {found[1]}" for what, _, found in parts)
+    found: list[tuple[str, tuple[bool, str]]] = []
+    if check.min_c is not None:
+        found.append(("top", _within([s.tank[0] for s in samples], check.min_c, None)))
+    if check.max_c is not None:
+        found.append(("hottest layer", _within([max(s.tank) for s in samples], None, check.max_c)))
+    if check.coldest_min_c is not None:
+        lowest = [min(s.tank) for s in samples]
+        found.append(("coldest layer", _within(lowest, check.coldest_min_c, None)))
+    return all(ok for _, (ok, _) in found), "; ".join(f"{w} {d}" for w, (_, d) in found)
 
 
 def _statuses(check: Statuses, rec: Record, after: float, before: float) -> tuple[bool, str]:
